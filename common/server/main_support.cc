@@ -1,0 +1,75 @@
+#include "common/server/main_support.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/log/log.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC listen address host:port (port 0 picks one)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
+          "Prometheus metrics listen address host:port; empty disables");
+ABSL_FLAG(std::string, port_file, "", "write the chosen ports as JSON to this file");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate of this service");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of this service (mounted secret)");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle used to verify peers");
+ABSL_FLAG(bool, require_client_cert, true, "require mTLS client certificates");
+ABSL_FLAG(int, shutdown_grace_seconds, 10, "time in-flight calls get to finish on shutdown");
+ABSL_FLAG(std::string, data_dir, "var/data", "directory of this service's RocksDB store");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace datalab::server {
+
+std::vector<char*> InitMain(int argc, char** argv, const std::string& service,
+                            const std::string& usage) {
+  absl::SetProgramUsageMessage(usage);
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  log::SetServiceName(service);
+  std::string level = absl::GetFlag(FLAGS_log_level);
+  if (level == "debug") log::SetMinLevel(log::Level::kDebug);
+  else if (level == "warning") log::SetMinLevel(log::Level::kWarning);
+  else if (level == "error") log::SetMinLevel(log::Level::kError);
+  BlockShutdownSignals();
+  return rest;
+}
+
+ServerOptions ServerOptionsFromFlags(const std::string& service) {
+  ServerOptions o;
+  o.service_name = service;
+  o.listen_address = absl::GetFlag(FLAGS_listen);
+  o.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  o.port_file = absl::GetFlag(FLAGS_port_file);
+  o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  o.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  o.tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  o.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
+  o.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  return o;
+}
+
+TlsFiles ClientTlsFromFlags() {
+  TlsFiles t;
+  t.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  t.key_file = absl::GetFlag(FLAGS_tls_key);
+  t.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  return t;
+}
+
+std::string DataDirFromFlags() { return absl::GetFlag(FLAGS_data_dir); }
+
+int ServeUntilSignal(Server& server) {
+  WaitForShutdownSignal();
+  server.Shutdown();
+  return 0;
+}
+
+void ExitIfError(const absl::Status& s, const char* what) {
+  if (s.ok()) return;
+  log::Error(what, {{"error", std::string(s.message())},
+                    {"code", absl::StatusCodeToString(s.code())}});
+  std::exit(1);
+}
+
+}  // namespace datalab::server

@@ -1,0 +1,39 @@
+// Flags and wiring shared by the six service mains (only mains link this:
+// libraries never read flags). Every flag may also come from a config file
+// with --flagfile=path (one --name=value per line).
+#ifndef DATALAB_COMMON_SERVER_MAIN_SUPPORT_H_
+#define DATALAB_COMMON_SERVER_MAIN_SUPPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "common/server/server.h"
+
+namespace datalab::server {
+
+// Parses flags (exits with usage on bad flags), names the service in logs,
+// and blocks SIGTERM/SIGINT for WaitForShutdownSignal.
+std::vector<char*> InitMain(int argc, char** argv, const std::string& service,
+                            const std::string& usage);
+
+// ServerOptions from the standard flags:
+//   --listen --metrics_listen --port_file --tls_cert --tls_key --tls_ca
+//   --require_client_cert --shutdown_grace_seconds
+ServerOptions ServerOptionsFromFlags(const std::string& service);
+
+// Client TLS files for calling other lab services (this service's own
+// certificate is presented: mTLS).
+TlsFiles ClientTlsFromFlags();
+
+// --data_dir: where this service keeps its RocksDB store.
+std::string DataDirFromFlags();
+
+// Runs a started server until a shutdown signal, then stops it.
+int ServeUntilSignal(Server& server);
+
+// Exits the process with a one-line error when `s` is not OK.
+void ExitIfError(const absl::Status& s, const char* what);
+
+}  // namespace datalab::server
+
+#endif  // DATALAB_COMMON_SERVER_MAIN_SUPPORT_H_

@@ -1,0 +1,133 @@
+#include "common/server/server.h"
+
+#include <signal.h>
+
+#include <fstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/log/log.h"
+#include "common/server/rpc_metrics.h"
+
+namespace datalab::server {
+
+std::shared_ptr<prometheus::Registry> Server::NewRegistry() {
+  return std::make_shared<prometheus::Registry>();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services,
+    std::shared_ptr<auth::Authenticator> authenticator,
+    auth::AuthProcessor::DenialSink on_deny, grpc::CallbackGenericService* generic) {
+  return StartWithRegistry(options, NewRegistry(), services, std::move(authenticator),
+                           std::move(on_deny), generic);
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
+    const ServerOptions& options, std::shared_ptr<prometheus::Registry> registry,
+    const std::vector<grpc::Service*>& services,
+    std::shared_ptr<auth::Authenticator> authenticator,
+    auth::AuthProcessor::DenialSink on_deny, grpc::CallbackGenericService* generic) {
+  if (options.service_name.empty()) return absl::InvalidArgumentError("service name is empty");
+  if (authenticator == nullptr) return absl::InvalidArgumentError("an authenticator is required");
+  auto creds = MakeServerCredentials(options.tls, options.require_client_cert);
+  if (!creds.ok()) return creds.status();
+  (*creds)->SetAuthMetadataProcessor(
+      std::make_shared<auth::AuthProcessor>(std::move(authenticator), std::move(on_deny)));
+
+  std::unique_ptr<Server> s(new Server());
+  s->options_ = options;
+  s->registry_ = std::move(registry);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, *creds, &s->port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
+  for (grpc::Service* svc : services) builder.RegisterService(svc);
+  if (generic != nullptr) builder.RegisterCallbackGenericService(generic);
+
+  auto metrics = std::make_shared<RpcMetrics>(*s->registry_, options.service_name);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  s->server_->GetHealthCheckService()->SetServingStatus(true);
+
+  if (!options.metrics_address.empty()) {
+    try {
+      // prometheus-cpp (civetweb) reports bind failures by exception; keep
+      // it inside this function.
+      s->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_address, 2);
+      s->exposer_->RegisterCollectable(s->registry_);
+      auto ports = s->exposer_->GetListeningPorts();
+      if (!ports.empty()) s->metrics_port_ = ports.front();
+    } catch (const std::exception& e) {
+      s->server_->Shutdown();
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen for metrics on ", options.metrics_address));
+    }
+  }
+
+  if (!options.port_file.empty()) {
+    std::string tmp = options.port_file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << "{\"grpc_port\":" << s->port_ << ",\"metrics_port\":" << s->metrics_port_ << "}\n";
+      if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+    }
+    if (std::rename(tmp.c_str(), options.port_file.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", options.port_file));
+    }
+  }
+  log::Info("listening", {{"port", std::to_string(s->port_)},
+                          {"metrics_port", std::to_string(s->metrics_port_)},
+                          {"mtls", options.require_client_cert ? "required" : "optional"}});
+  return s;
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::Shutdown() {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoSeconds(options_.shutdown_grace));
+  exposer_.reset();
+  log::Info("stopped");
+}
+
+void Server::Wait() {
+  if (server_) server_->Wait();
+}
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info("shutdown signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  return sig;
+}
+
+}  // namespace datalab::server

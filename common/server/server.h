@@ -1,0 +1,91 @@
+// Server bootstrap shared by every datalab service: TLS (optionally mTLS)
+// with the shared AuthProcessor, gRPC health checking, server reflection, a
+// Prometheus exposer on its own port with per-RPC metrics, and graceful
+// shutdown. main() builds ServerOptions from flags and calls Start().
+//
+//   auto server = Server::Start(options, {&service}, authenticator, on_deny);
+//   WaitForShutdownSignal();          // SIGTERM or SIGINT
+//   (*server)->Shutdown();
+#ifndef DATALAB_COMMON_SERVER_SERVER_H_
+#define DATALAB_COMMON_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/auth/auth_processor.h"
+#include "common/server/tls.h"
+
+namespace datalab::server {
+
+struct ServerOptions {
+  std::string service_name;                  // "audit", "gateway", ...
+  std::string listen_address = "127.0.0.1:0";
+  TlsFiles tls;
+  bool require_client_cert = true;           // mTLS (backends); false at the gateway
+  std::string metrics_address = "127.0.0.1:0";  // empty: no exposer
+  // When set, {"grpc_port":N,"metrics_port":M} is written here once listening.
+  std::string port_file;
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  int max_receive_message_bytes = 16 << 20;
+  int max_send_message_bytes = 64 << 20;
+};
+
+class Server {
+ public:
+  // `services` must outlive the server. `generic` (optional) receives every
+  // method no typed service handles (the gateway's forwarder).
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const ServerOptions& options, const std::vector<grpc::Service*>& services,
+      std::shared_ptr<auth::Authenticator> authenticator,
+      auth::AuthProcessor::DenialSink on_deny = nullptr,
+      grpc::CallbackGenericService* generic = nullptr);
+
+  // Creates the metrics registry before Start so services can register
+  // their own metric families; pass it through StartWithRegistry.
+  static std::shared_ptr<prometheus::Registry> NewRegistry();
+  static absl::StatusOr<std::unique_ptr<Server>> StartWithRegistry(
+      const ServerOptions& options, std::shared_ptr<prometheus::Registry> registry,
+      const std::vector<grpc::Service*>& services,
+      std::shared_ptr<auth::Authenticator> authenticator,
+      auth::AuthProcessor::DenialSink on_deny = nullptr,
+      grpc::CallbackGenericService* generic = nullptr);
+
+  ~Server();
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  prometheus::Registry& registry() { return *registry_; }
+  grpc::Server* grpc_server() { return server_.get(); }
+
+  // Marks NOT_SERVING, stops accepting, lets calls finish within the grace
+  // period, then cancels the rest. Idempotent.
+  void Shutdown();
+  void Wait();
+
+ private:
+  Server() = default;
+  ServerOptions options_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  bool shut_down_ = false;
+};
+
+// Blocks the calling thread until SIGTERM or SIGINT arrives. Call early in
+// main (before starting threads) BlockShutdownSignals() so every thread
+// inherits the mask and the signal is delivered to this waiter only.
+void BlockShutdownSignals();
+int WaitForShutdownSignal();
+
+}  // namespace datalab::server
+
+#endif  // DATALAB_COMMON_SERVER_SERVER_H_

@@ -1,0 +1,298 @@
+#include "common/storage/kv_store.h"
+
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/table.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+
+namespace datalab::storage {
+
+absl::Status ToAbslStatus(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  // The RocksDB message may name files; it never holds user data.
+  std::string msg = absl::StrCat(std::string(context), ": ", s.ToString());
+  switch (s.code()) {
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(msg);
+    case rocksdb::Status::kCorruption:
+      return absl::DataLossError(msg);
+    case rocksdb::Status::kInvalidArgument:
+    case rocksdb::Status::kNotSupported:
+      return absl::InvalidArgumentError(msg);
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTryAgain:
+      return absl::AbortedError(msg);
+    case rocksdb::Status::kTimedOut:
+      return absl::DeadlineExceededError(msg);
+    case rocksdb::Status::kIncomplete:
+    case rocksdb::Status::kShutdownInProgress:
+    case rocksdb::Status::kIOError:
+    case rocksdb::Status::kAborted:
+    default:
+      return absl::UnavailableError(msg);
+  }
+}
+
+void WriteBatch::Put(std::string_view cf, std::string_view key, std::string_view value) {
+  auto h = store_->Handle(cf);
+  if (!h.ok()) {
+    status_.Update(h.status());
+    return;
+  }
+  batch_.Put(*h, rocksdb::Slice(key.data(), key.size()),
+             rocksdb::Slice(value.data(), value.size()));
+}
+
+void WriteBatch::PutProto(std::string_view cf, std::string_view key,
+                          const google::protobuf::MessageLite& msg) {
+  std::string bytes;
+  if (!msg.SerializeToString(&bytes)) {
+    status_.Update(absl::InternalError("failed to serialize record"));
+    return;
+  }
+  Put(cf, key, bytes);
+}
+
+void WriteBatch::Delete(std::string_view cf, std::string_view key) {
+  auto h = store_->Handle(cf);
+  if (!h.ok()) {
+    status_.Update(h.status());
+    return;
+  }
+  batch_.Delete(*h, rocksdb::Slice(key.data(), key.size()));
+}
+
+void WriteBatch::DeleteRange(std::string_view cf, std::string_view begin,
+                             std::string_view end) {
+  auto h = store_->Handle(cf);
+  if (!h.ok()) {
+    status_.Update(h.status());
+    return;
+  }
+  batch_.DeleteRange(*h, rocksdb::Slice(begin.data(), begin.size()),
+                     rocksdb::Slice(end.data(), end.size()));
+}
+
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create store directory ", options.path, ": ", ec.message()));
+  }
+
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.keep_log_file_num = 5;
+  db_options.max_manifest_file_size = 64 << 20;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = options.compress ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+  cf_options.bottommost_compression =
+      options.compress ? rocksdb::kZSTD : rocksdb::kNoCompression;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (const auto& cf : options.column_families) {
+    if (cf == rocksdb::kDefaultColumnFamilyName) continue;
+    descriptors.emplace_back(cf, cf_options);
+  }
+  // Column families that exist on disk but are not asked for must still be
+  // opened (RocksDB requires it); keep them so an older binary can open a
+  // store a newer one wrote.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
+    for (const auto& name : existing) {
+      bool known = false;
+      for (const auto& d : descriptors) known |= d.name == name;
+      if (!known) descriptors.emplace_back(name, cf_options);
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) return ToAbslStatus(s, absl::StrCat("opening store ", options.path));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> by_name;
+  for (size_t i = 0; i < handles.size(); ++i) by_name[descriptors[i].name] = handles[i];
+  return std::unique_ptr<KvStore>(new KvStore(options, std::move(db), std::move(by_name)));
+}
+
+KvStore::KvStore(KvStoreOptions options, std::unique_ptr<rocksdb::DB> db,
+                 std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles)
+    : options_(std::move(options)), db_(std::move(db)), handles_(std::move(handles)) {}
+
+KvStore::~KvStore() {
+  for (auto& [name, h] : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  db_->Close().PermitUncheckedError();
+}
+
+absl::StatusOr<rocksdb::ColumnFamilyHandle*> KvStore::Handle(std::string_view cf) const {
+  if (cf.empty()) cf = rocksdb::kDefaultColumnFamilyName;
+  auto it = handles_.find(cf);
+  if (it == handles_.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown column family '", std::string(cf), "'"));
+  }
+  return it->second;
+}
+
+absl::Status KvStore::Put(std::string_view cf, std::string_view key, std::string_view value) {
+  WriteBatch b(this);
+  b.Put(cf, key, value);
+  return Write(b);
+}
+
+absl::Status KvStore::PutProto(std::string_view cf, std::string_view key,
+                               const google::protobuf::MessageLite& msg) {
+  WriteBatch b(this);
+  b.PutProto(cf, key, msg);
+  return Write(b);
+}
+
+absl::StatusOr<std::string> KvStore::Get(std::string_view cf, std::string_view key) const {
+  auto h = Handle(cf);
+  if (!h.ok()) return h.status();
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), *h,
+                               rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return absl::NotFoundError("not found");
+  if (!s.ok()) return ToAbslStatus(s, "read");
+  return value;
+}
+
+absl::Status KvStore::GetProto(std::string_view cf, std::string_view key,
+                               google::protobuf::MessageLite* msg) const {
+  auto v = Get(cf, key);
+  if (!v.ok()) return v.status();
+  if (!msg->ParseFromString(*v)) {
+    return absl::DataLossError(absl::StrCat("stored record in '", std::string(cf), "' is not a valid ",
+                                            msg->GetTypeName()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvStore::Delete(std::string_view cf, std::string_view key) {
+  WriteBatch b(this);
+  b.Delete(cf, key);
+  return Write(b);
+}
+
+absl::Status KvStore::Write(WriteBatch& batch) {
+  if (!batch.status().ok()) return batch.status();
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  return ToAbslStatus(db_->Write(wo, &batch.batch_), "write");
+}
+
+absl::Status KvStore::WriteSync(WriteBatch& batch) {
+  if (!batch.status().ok()) return batch.status();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return ToAbslStatus(db_->Write(wo, &batch.batch_), "write");
+}
+
+absl::Status KvStore::Scan(
+    std::string_view cf, std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& visit,
+    std::string_view start) const {
+  std::string end = PrefixEnd(prefix);
+  std::string begin(start.empty() || start < prefix ? prefix : start);
+  if (prefix.empty()) return ScanRange(cf, begin, {}, visit);
+  return ScanRange(cf, begin, end, visit);
+}
+
+absl::Status KvStore::ScanRange(
+    std::string_view cf, std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  auto h = Handle(cf);
+  if (!h.ok()) return h.status();
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end.data(), end.size());
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, *h));
+  for (it->Seek(rocksdb::Slice(begin.data(), begin.size())); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    rocksdb::Slice v = it->value();
+    if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) {
+      break;
+    }
+  }
+  return ToAbslStatus(it->status(), "scan");
+}
+
+absl::StatusOr<std::string> KvStore::LastKeyWithPrefix(std::string_view cf,
+                                                       std::string_view prefix) const {
+  auto h = Handle(cf);
+  if (!h.ok()) return h.status();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), *h));
+  std::string end = PrefixEnd(prefix);
+  if (end.empty()) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(end);
+    if (it->Valid() && it->key().ToString() == end) it->Prev();
+  }
+  if (!it->status().ok()) return ToAbslStatus(it->status(), "scan");
+  if (!it->Valid() || !it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) {
+    return absl::NotFoundError("no key with prefix");
+  }
+  return it->key().ToString();
+}
+
+absl::Status KvStore::Checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return ToAbslStatus(s, "checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  return ToAbslStatus(cp->CreateCheckpoint(dir), "checkpoint");
+}
+
+absl::Status KvStore::Flush() {
+  rocksdb::FlushOptions fo;
+  for (auto& [name, h] : handles_) {
+    absl::Status s = ToAbslStatus(db_->Flush(fo, h), "flush");
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::string EncodeUint64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    s[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return s;
+}
+
+uint64_t DecodeUint64(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    unsigned char c = static_cast<unsigned char>(end.back());
+    if (c != 0xff) {
+      end.back() = static_cast<char>(c + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return end;  // empty: no upper bound
+}
+
+}  // namespace datalab::storage

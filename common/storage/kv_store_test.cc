@@ -1,0 +1,142 @@
+#include "common/storage/kv_store.h"
+
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "datalab/common/v1/identity.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace datalab::storage {
+namespace {
+
+using ::datalab::testing::IsOk;
+using ::datalab::testing::IsOkAndHolds;
+using ::datalab::testing::StatusIs;
+using ::datalab::testing::TempDir;
+
+absl::StatusOr<std::unique_ptr<KvStore>> OpenAt(const std::string& path) {
+  KvStoreOptions o;
+  o.path = path;
+  o.column_families = {"meta", "data"};
+  return KvStore::Open(o);
+}
+
+TEST(KvStore, PutGetDeleteAcrossColumnFamilies) {
+  TempDir dir;
+  auto store = OpenAt(dir.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  KvStore& s = **store;
+  ASSERT_THAT(s.Put("meta", "k", "v1"), IsOk());
+  ASSERT_THAT(s.Put("data", "k", "v2"), IsOk());
+  EXPECT_THAT(s.Get("meta", "k"), IsOkAndHolds("v1"));
+  EXPECT_THAT(s.Get("data", "k"), IsOkAndHolds("v2"));
+  EXPECT_THAT(s.Get("meta", "missing"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(s.Delete("meta", "k"), IsOk());
+  EXPECT_THAT(s.Get("meta", "k"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(s.Put("nosuchcf", "k", "v"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(KvStore, ProtoRoundTripAndCorruptRecord) {
+  TempDir dir;
+  auto store = OpenAt(dir.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  common::v1::Principal p;
+  p.set_subject("users/alice");
+  p.add_roles(common::v1::RESEARCHER);
+  ASSERT_THAT((*store)->PutProto("meta", "p", p), IsOk());
+  common::v1::Principal back;
+  ASSERT_THAT((*store)->GetProto("meta", "p", &back), IsOk());
+  EXPECT_EQ(back.subject(), "users/alice");
+  ASSERT_EQ(back.roles_size(), 1);
+
+  ASSERT_THAT((*store)->Put("meta", "bad", std::string("\xff\xff\xff", 3)), IsOk());
+  EXPECT_THAT((*store)->GetProto("meta", "bad", &back),
+              StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST(KvStore, BatchIsAtomicAndRejectsUnknownFamilyWithoutWriting) {
+  TempDir dir;
+  auto store = OpenAt(dir.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  KvStore& s = **store;
+  {
+    WriteBatch b(&s);
+    b.Put("meta", "a", "1");
+    b.Put("data", "b", "2");
+    ASSERT_THAT(s.Write(b), IsOk());
+  }
+  EXPECT_THAT(s.Get("meta", "a"), IsOkAndHolds("1"));
+  EXPECT_THAT(s.Get("data", "b"), IsOkAndHolds("2"));
+  {
+    WriteBatch b(&s);
+    b.Put("meta", "c", "3");
+    b.Put("nosuchcf", "d", "4");
+    EXPECT_THAT(s.Write(b), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  // Nothing of the refused batch landed.
+  EXPECT_THAT(s.Get("meta", "c"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(KvStore, ScanInOrderWithPrefixStartAndStop) {
+  TempDir dir;
+  auto store = OpenAt(dir.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  KvStore& s = **store;
+  for (uint64_t i : {5u, 1u, 300u, 2u}) {
+    ASSERT_THAT(s.Put("data", "x/" + EncodeUint64(i), std::to_string(i)), IsOk());
+  }
+  ASSERT_THAT(s.Put("data", "y/" + EncodeUint64(0), "other"), IsOk());
+  std::vector<std::string> seen;
+  ASSERT_THAT(s.Scan("data", "x/", [&](std::string_view, std::string_view v) {
+    seen.emplace_back(v);
+    return true;
+  }), IsOk());
+  EXPECT_THAT(seen, ::testing::ElementsAre("1", "2", "5", "300"));
+
+  seen.clear();
+  ASSERT_THAT(s.Scan("data", "x/", [&](std::string_view, std::string_view v) {
+    seen.emplace_back(v);
+    return seen.size() < 2;
+  }, "x/" + EncodeUint64(2)), IsOk());
+  EXPECT_THAT(seen, ::testing::ElementsAre("2", "5"));
+
+  auto last = s.LastKeyWithPrefix("data", "x/");
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(DecodeUint64(last->substr(2)), 300u);
+  EXPECT_THAT(s.LastKeyWithPrefix("data", "z/"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(KvStore, SurvivesReopenAndCheckpointIsACopy) {
+  TempDir dir;
+  {
+    auto store = OpenAt(dir.Sub("db"));
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->Put("meta", "k", "v"), IsOk());
+    ASSERT_THAT((*store)->Checkpoint(dir.Sub("backup")), IsOk());
+    ASSERT_THAT((*store)->Put("meta", "k", "after"), IsOk());
+    // A second checkpoint into an existing directory is refused.
+    EXPECT_FALSE((*store)->Checkpoint(dir.Sub("backup")).ok());
+  }
+  auto reopened = OpenAt(dir.Sub("db"));
+  ASSERT_THAT(reopened, IsOk());
+  EXPECT_THAT((*reopened)->Get("meta", "k"), IsOkAndHolds("after"));
+  auto backup = OpenAt(dir.Sub("backup"));
+  ASSERT_THAT(backup, IsOk());
+  EXPECT_THAT((*backup)->Get("meta", "k"), IsOkAndHolds("v"));
+}
+
+TEST(KvStore, EncodingHelpers) {
+  EXPECT_LT(EncodeUint64(255), EncodeUint64(256));
+  EXPECT_EQ(DecodeUint64(EncodeUint64(0x0102030405060708ull)), 0x0102030405060708ull);
+  EXPECT_EQ(PrefixEnd("ab"), "ac");
+  EXPECT_EQ(PrefixEnd(std::string("a\xff", 2)), "b");
+  EXPECT_EQ(PrefixEnd(std::string("\xff", 1)), "");
+}
+
+TEST(KvStore, OpenRefusesEmptyPath) {
+  KvStoreOptions o;
+  EXPECT_THAT(KvStore::Open(o), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace datalab::storage
