@@ -6,11 +6,15 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/auth/identity_assertion.h"
 #include "common/log/log.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC listen address host:port (port 0 picks one)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
           "Prometheus metrics listen address host:port; empty disables");
+ABSL_FLAG(std::string, health_listen, "",
+          "plaintext listen address serving only gRPC health checks (probes); empty disables");
 ABSL_FLAG(std::string, port_file, "", "write the chosen ports as JSON to this file");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate of this service");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of this service (mounted secret)");
@@ -18,6 +22,8 @@ ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle used to verify peers");
 ABSL_FLAG(bool, require_client_cert, true, "require mTLS client certificates");
 ABSL_FLAG(int, shutdown_grace_seconds, 10, "time in-flight calls get to finish on shutdown");
 ABSL_FLAG(std::string, data_dir, "var/data", "directory of this service's RocksDB store");
+ABSL_FLAG(std::string, assertion_public_key, "",
+          "PEM Ed25519 public key of the gateway, to verify forwarded identities");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 
 namespace datalab::server {
@@ -41,6 +47,7 @@ ServerOptions ServerOptionsFromFlags(const std::string& service) {
   o.listen_address = absl::GetFlag(FLAGS_listen);
   o.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
   o.port_file = absl::GetFlag(FLAGS_port_file);
+  o.health_address = absl::GetFlag(FLAGS_health_listen);
   o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   o.tls.key_file = absl::GetFlag(FLAGS_tls_key);
   o.tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
@@ -58,6 +65,23 @@ TlsFiles ClientTlsFromFlags() {
 }
 
 std::string DataDirFromFlags() { return absl::GetFlag(FLAGS_data_dir); }
+
+absl::StatusOr<std::shared_ptr<auth::Authenticator>> BackendAuthenticatorFromFlags() {
+  std::string path = absl::GetFlag(FLAGS_assertion_public_key);
+  if (path.empty()) {
+    return absl::InvalidArgumentError("--assertion_public_key (the gateway's public key) is required");
+  }
+  auto pem = ReadFileToString(path);
+  if (!pem.ok()) return pem.status();
+  auto key = crypto::Ed25519PublicKey::FromPem(*pem);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--assertion_public_key ", path,
+                                                   ": not an Ed25519 public key"));
+  }
+  auto verifier = std::make_shared<auth::AssertionVerifier>(*key);
+  return std::shared_ptr<auth::Authenticator>(
+      std::make_shared<auth::ServiceAuthenticator>(std::move(verifier)));
+}
 
 int ServeUntilSignal(Server& server) {
   WaitForShutdownSignal();

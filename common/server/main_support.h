@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/auth/authenticator.h"
 #include "common/server/server.h"
 
 namespace datalab::server {
@@ -27,6 +28,10 @@ TlsFiles ClientTlsFromFlags();
 
 // --data_dir: where this service keeps its RocksDB store.
 std::string DataDirFromFlags();
+
+// The backend authenticator: gateway identity assertions verified with the
+// key in --assertion_public_key (PEM), and lab service certificates.
+absl::StatusOr<std::shared_ptr<auth::Authenticator>> BackendAuthenticatorFromFlags();
 
 // Runs a started server until a shutdown signal, then stops it.
 int ServeUntilSignal(Server& server);

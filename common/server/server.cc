@@ -63,6 +63,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
   }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
 
+  if (!options.health_address.empty()) {
+    grpc::ServerBuilder hb;
+    hb.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
+                        &s->health_port_);
+    s->health_server_ = hb.BuildAndStart();
+    if (s->health_server_ == nullptr || s->health_port_ == 0) {
+      s->server_->Shutdown();
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen for health checks on ", options.health_address));
+    }
+    s->health_server_->GetHealthCheckService()->SetServingStatus(true);
+  }
+
   if (!options.metrics_address.empty()) {
     try {
       // prometheus-cpp (civetweb) reports bind failures by exception; keep
@@ -82,7 +95,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
     std::string tmp = options.port_file + ".tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);
-      out << "{\"grpc_port\":" << s->port_ << ",\"metrics_port\":" << s->metrics_port_ << "}\n";
+      out << "{\"grpc_port\":" << s->port_ << ",\"metrics_port\":" << s->metrics_port_
+          << ",\"health_port\":" << s->health_port_ << "}\n";
       if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
     }
     if (std::rename(tmp.c_str(), options.port_file.c_str()) != 0) {
@@ -101,6 +115,10 @@ void Server::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_) {
+    health_server_->GetHealthCheckService()->SetServingStatus(false);
+    health_server_->Shutdown(std::chrono::system_clock::now());
+  }
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoSeconds(options_.shutdown_grace));
   exposer_.reset();

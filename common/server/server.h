@@ -30,6 +30,10 @@ struct ServerOptions {
   TlsFiles tls;
   bool require_client_cert = true;           // mTLS (backends); false at the gateway
   std::string metrics_address = "127.0.0.1:0";  // empty: no exposer
+  // A plaintext listener serving only grpc.health.v1 (and reflection), for
+  // Kubernetes gRPC probes and `datalab health`, which present no client
+  // certificate. Empty: none. It never serves a datalab API.
+  std::string health_address;
   // When set, {"grpc_port":N,"metrics_port":M} is written here once listening.
   std::string port_file;
   absl::Duration shutdown_grace = absl::Seconds(10);
@@ -61,6 +65,7 @@ class Server {
 
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
+  int health_port() const { return health_port_; }
   prometheus::Registry& registry() { return *registry_; }
   grpc::Server* grpc_server() { return server_.get(); }
 
@@ -73,10 +78,12 @@ class Server {
   Server() = default;
   ServerOptions options_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
   int metrics_port_ = 0;
+  int health_port_ = 0;
   bool shut_down_ = false;
 };
 

@@ -95,6 +95,7 @@ class ServerTest : public ::testing::Test {
     o.tls = {dir_.Sub("server.pem"), dir_.Sub("server.key"), dir_.Sub("ca.pem")};
     o.require_client_cert = require_client_cert;
     o.port_file = dir_.Sub("ports.json");
+    o.health_address = "127.0.0.1:0";
     auto s = Server::Start(o, {&service_}, authenticator_,
                            [this](const auth::Denial& d) {
                              std::lock_guard<std::mutex> l(mu_);
@@ -236,6 +237,19 @@ TEST_F(ServerTest, WritesPortFileAndExposesMetrics) {
     if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(found);
+}
+
+TEST_F(ServerTest, PlaintextHealthPortServesOnlyHealth) {
+  StartServer(true);
+  ASSERT_GT(server_->health_port(), 0);
+  auto plain = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->health_port()),
+                                   grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(Health(plain).ok());
+  // No datalab API is reachable there, with or without a token.
+  cat::TrustFloor floor;
+  grpc::Status s = GetFloor(plain, "admin", &floor);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(service_.calls.load(), 0);
 }
 
 TEST_F(ServerTest, RefusesToStartWithoutCertificates) {

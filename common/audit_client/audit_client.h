@@ -1,0 +1,54 @@
+// How every service writes to the audit log.
+//
+//   AppendSync: for data releases and re-identification. Returns OK only
+//   once the audit service has durably stored (fsynced) the event; the
+//   caller must not release anything otherwise (fail closed).
+//
+//   Append: for every other event. The event is first made durable in a
+//   local outbox and delivered at least once when audit is reachable; the
+//   audit service deduplicates by event_id. Returns an error only when even
+//   the outbox cannot take the event.
+//
+// Events never carry pupil data or identifiers (see audit_event.proto).
+// Implementations are thread-safe.
+#ifndef DATALAB_COMMON_AUDIT_CLIENT_AUDIT_CLIENT_H_
+#define DATALAB_COMMON_AUDIT_CLIENT_AUDIT_CLIENT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "datalab/common/v1/audit_event.pb.h"
+
+namespace datalab::audit_client {
+
+class AuditClient {
+ public:
+  virtual ~AuditClient() = default;
+  virtual absl::Status AppendSync(const common::v1::AuditEvent& event) = 0;
+  virtual absl::Status Append(const common::v1::AuditEvent& event) = 0;
+};
+
+// A unique event id (random 128-bit, hex), for callers that have no natural
+// idempotency key.
+std::string NewEventId();
+
+// In-memory client for unit tests: records events; can be told to fail.
+class FakeAuditClient : public AuditClient {
+ public:
+  absl::Status AppendSync(const common::v1::AuditEvent& event) override;
+  absl::Status Append(const common::v1::AuditEvent& event) override;
+
+  void SetFailing(bool failing);
+  std::vector<common::v1::AuditEvent> events() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<common::v1::AuditEvent> events_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace datalab::audit_client
+
+#endif  // DATALAB_COMMON_AUDIT_CLIENT_AUDIT_CLIENT_H_

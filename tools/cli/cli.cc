@@ -1,0 +1,197 @@
+#include "tools/cli/cli.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/server/tls.h"
+#include "common/status/grpc_status.h"
+
+namespace datalab::cli {
+
+int ExitCodeFor(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk: return kOk;
+    case absl::StatusCode::kUnauthenticated: return kUnauthenticated;
+    case absl::StatusCode::kPermissionDenied: return kDenied;
+    case absl::StatusCode::kNotFound: return kNotFound;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted: return kUnavailable;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange: return kInvalid;
+    default: return kError;
+  }
+}
+
+absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& boolean_flags) {
+  Args a;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& w = argv[i];
+    if (w == "--") {
+      for (size_t j = i + 1; j < argv.size(); ++j) a.positionals_.push_back(argv[j]);
+      break;
+    }
+    if (absl::StartsWith(w, "--") && w.size() > 2) {
+      std::string body = w.substr(2);
+      size_t eq = body.find('=');
+      if (eq != std::string::npos) {
+        a.flags_[body.substr(0, eq)] = body.substr(eq + 1);
+        continue;
+      }
+      bool is_bool = false;
+      for (const auto& b : boolean_flags) is_bool |= b == body;
+      if (is_bool || body == "help") {
+        a.flags_[body] = "true";
+      } else if (i + 1 < argv.size()) {
+        a.flags_[body] = argv[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("--", body, " needs a value"));
+      }
+      continue;
+    }
+    a.positionals_.push_back(w);
+  }
+  return a;
+}
+
+std::optional<std::string> Args::Get(const std::string& name) const {
+  auto it = flags_.find(name);
+  if (it == flags_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string Args::GetOr(const std::string& name, const std::string& fallback) const {
+  auto v = Get(name);
+  return v ? *v : fallback;
+}
+
+std::vector<std::string> Args::Unknown(const std::vector<std::string>& known) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : flags_) {
+    bool ok = k == "help";
+    for (const auto& n : known) ok |= n == k;
+    if (!ok) out.push_back(k);
+  }
+  return out;
+}
+
+std::string LabEnv::Var(const std::string& key) const {
+  auto it = vars.find(key);
+  return it == vars.end() ? "" : it->second;
+}
+
+absl::StatusOr<LabEnv> LabEnv::Load(const Args& args) {
+  LabEnv env;
+  std::string path = args.GetOr("env", "");
+  if (path.empty()) {
+    const char* e = std::getenv("DATALAB_ENV");
+    path = e && *e ? e : "var/lab.env";
+  }
+  std::ifstream in(path);
+  if (in) {
+    std::string line;
+    while (std::getline(in, line)) {
+      absl::string_view l = absl::StripAsciiWhitespace(line);
+      if (l.empty() || l[0] == '#') continue;
+      size_t eq = l.find('=');
+      if (eq == absl::string_view::npos) continue;
+      std::string value(l.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      env.vars[std::string(l.substr(0, eq))] = value;
+    }
+  }
+  env.gateway = args.GetOr("gateway", env.Var("DATALAB_GATEWAY"));
+  env.ca_file = args.GetOr("ca", env.Var("DATALAB_CA"));
+  const char* tf = std::getenv("DATALAB_TOKEN_FILE");
+  std::string default_token = env.Var("DATALAB_TOKEN_FILE");
+  if (default_token.empty()) {
+    const char* home = std::getenv("HOME");
+    default_token = std::string(home ? home : ".") + "/.config/datalab/token";
+  }
+  env.token_file = args.GetOr("token-file", tf && *tf ? tf : default_token);
+  return env;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> LabEnv::GatewayChannel() const {
+  if (gateway.empty()) {
+    return absl::FailedPreconditionError(
+        "no gateway address: start a lab with scripts/lab.sh up, or pass --gateway host:port");
+  }
+  server::TlsFiles tls;
+  tls.ca_file = ca_file;
+  return server::MakeChannel(gateway, tls, {.server_name_override = server_name});
+}
+
+absl::StatusOr<std::string> LabEnv::Token() const {
+  std::ifstream in(token_file);
+  if (!in) {
+    return absl::UnauthenticatedError(
+        "not logged in: run `datalab login` (or `datalab dev login` in a dev lab)");
+  }
+  std::string token;
+  std::getline(in, token);
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) return absl::UnauthenticatedError("the stored token is empty: log in again");
+  return token;
+}
+
+absl::StatusOr<std::unique_ptr<grpc::ClientContext>> LabEnv::Context(int deadline_seconds) const {
+  auto token = Token();
+  if (!token.ok()) return token.status();
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer " + *token);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_seconds));
+  return ctx;
+}
+
+void Registry::Add(Command c) { commands_.push_back(std::move(c)); }
+
+const Command* Registry::Find(const std::vector<std::string>& words, size_t* consumed) const {
+  const Command* best = nullptr;
+  size_t best_len = 0;
+  for (const auto& c : commands_) {
+    std::vector<std::string> parts = absl::StrSplit(c.name, ' ');
+    if (parts.size() > words.size() || parts.size() <= best_len) continue;
+    bool match = true;
+    for (size_t i = 0; i < parts.size(); ++i) match &= parts[i] == words[i];
+    if (match) {
+      best = &c;
+      best_len = parts.size();
+    }
+  }
+  *consumed = best_len;
+  return best;
+}
+
+absl::Status FromGrpc(const grpc::Status& s) { return FromGrpcStatus(s); }
+
+int Fail(std::ostream& err, const absl::Status& s) {
+  err << "error: " << s.message();
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+      err << " (the lab is not reachable: is it running? try `datalab health`)";
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      if (!absl::StrContains(s.message(), "log in")) err << " (log in again with `datalab login`)";
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      if (!absl::StrContains(s.message(), "role")) err << " (your roles do not allow this)";
+      break;
+    default:
+      break;
+  }
+  err << "\n";
+  return ExitCodeFor(s);
+}
+
+}  // namespace datalab::cli

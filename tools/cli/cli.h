@@ -1,0 +1,103 @@
+// The `datalab` command-line client: a table of commands, a small argument
+// parser, the lab connection settings and stable exit codes. Each area adds
+// its commands in its own file through a Register*Commands(Registry&)
+// function called from main.cc (no static self-registration).
+#ifndef DATALAB_TOOLS_CLI_CLI_H_
+#define DATALAB_TOOLS_CLI_CLI_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace datalab::cli {
+
+// Stable exit codes (documented in `datalab --help`).
+enum ExitCode {
+  kOk = 0,
+  kError = 1,            // anything else
+  kUsage = 2,            // bad command line
+  kUnauthenticated = 3,  // log in again
+  kDenied = 4,           // not allowed
+  kNotFound = 5,
+  kUnavailable = 6,      // lab or service down; retry later
+  kInvalid = 7,          // the lab refused the input (see message)
+  kUnhealthy = 8,        // `health`: some service is not serving
+};
+
+int ExitCodeFor(const absl::Status& s);
+
+// Parsed arguments: --name=value, --name value, --flag, and positionals.
+class Args {
+ public:
+  static absl::StatusOr<Args> Parse(const std::vector<std::string>& argv,
+                                    const std::vector<std::string>& boolean_flags = {});
+  std::optional<std::string> Get(const std::string& name) const;
+  std::string GetOr(const std::string& name, const std::string& fallback) const;
+  bool Has(const std::string& name) const { return flags_.count(name) > 0; }
+  const std::vector<std::string>& positionals() const { return positionals_; }
+  // Flags that were given but not in `known`: usage errors.
+  std::vector<std::string> Unknown(const std::vector<std::string>& known) const;
+
+ private:
+  std::map<std::string, std::string> flags_;
+  std::vector<std::string> positionals_;
+};
+
+// Where the lab is and who we are. Read from the environment file written by
+// `scripts/lab.sh up` (var/lab.env, or $DATALAB_ENV), overridable by
+// --gateway, --ca and --token-file, and $DATALAB_TOKEN_FILE.
+struct LabEnv {
+  std::map<std::string, std::string> vars;  // KEY=VALUE lines of lab.env
+  std::string gateway;                      // host:port
+  std::string ca_file;
+  std::string token_file;                   // 0600 file holding the token
+  std::string server_name = "localhost";
+
+  std::string Var(const std::string& key) const;
+  static absl::StatusOr<LabEnv> Load(const Args& args);
+  // A TLS channel to the gateway, with the caller's token attached to calls.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> GatewayChannel() const;
+  // The stored token, UNAUTHENTICATED with advice when there is none.
+  absl::StatusOr<std::string> Token() const;
+  // A client context with the bearer token and a deadline.
+  absl::StatusOr<std::unique_ptr<grpc::ClientContext>> Context(int deadline_seconds = 60) const;
+};
+
+struct Command {
+  std::string name;      // "health", "catalogue search", ...
+  std::string summary;   // one line for the command list
+  std::string usage;     // full help text
+  std::function<int(const Args& args, std::ostream& out, std::ostream& err)> run;
+};
+
+class Registry {
+ public:
+  void Add(Command c);
+  // Longest match of argv words against command names; nullptr if none.
+  const Command* Find(const std::vector<std::string>& words, size_t* consumed) const;
+  const std::vector<Command>& commands() const { return commands_; }
+
+ private:
+  std::vector<Command> commands_;
+};
+
+// Prints "error: <message>" plus advice for the code, returns the exit code.
+int Fail(std::ostream& err, const absl::Status& s);
+absl::Status FromGrpc(const grpc::Status& s);
+
+void RegisterHealthCommands(Registry& r);
+
+// Every command of the client, in the order `datalab --help` lists them.
+void RegisterAllCommands(Registry& r);
+
+}  // namespace datalab::cli
+
+#endif  // DATALAB_TOOLS_CLI_CLI_H_

@@ -1,0 +1,9 @@
+#include "tools/cli/cli.h"
+
+namespace datalab::cli {
+
+void RegisterAllCommands(Registry& r) {
+  RegisterHealthCommands(r);
+}
+
+}  // namespace datalab::cli
