@@ -46,9 +46,16 @@ function(datalab_cc_test)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
+  # Paths tests need, compiled in (gtest_discover_tests cannot pass several
+  # environment variables); common/testing/paths.h reads them, and the
+  # DATALAB_SOURCE_DIR/DATALAB_BIN_DIR/DATALAB_SHARED_DIR environment
+  # variables override them (scripts/test.sh exports all three).
+  target_compile_definitions(${A_NAME} PRIVATE
+    DATALAB_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    DATALAB_TEST_BIN_DIR="${PROJECT_BINARY_DIR}/bin"
+    DATALAB_TEST_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
   gtest_discover_tests(${A_NAME}
     PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-               ENVIRONMENT "DATALAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};DATALAB_BIN_DIR=${PROJECT_BINARY_DIR}/bin;DATALAB_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared"
     DISCOVERY_TIMEOUT 60)
 endfunction()
 

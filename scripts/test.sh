@@ -16,6 +16,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 [ "${SANITIZE:-0}" = "1" ] && BUILD_DIR=${BUILD_DIR_ASAN:-build-asan}
 
 export DATALAB_SHARED_DIR=${DATALAB_SHARED_DIR:-$ROOT/../shared}
+export DATALAB_SOURCE_DIR=$ROOT
+export DATALAB_BIN_DIR=$ROOT/$BUILD_DIR/bin
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
   if [ "${LONG:-0}" = "1" ]; then
