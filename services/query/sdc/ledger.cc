@@ -1,0 +1,87 @@
+#include "services/query/sdc/ledger.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace datalab::sdc {
+
+absl::Status InMemoryReleaseLedger::ForEachInCardinalityRange(
+    std::string_view project, uint64_t min_cardinality,
+    uint64_t max_cardinality,
+    absl::FunctionRef<bool(const SubjectSet&)> visit) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_project_.find(project);
+  if (it == by_project_.end() || min_cardinality > max_cardinality) {
+    return absl::OkStatus();
+  }
+  const auto& index = it->second;
+  for (auto e = index.lower_bound(min_cardinality);
+       e != index.end() && e->first <= max_cardinality; ++e) {
+    if (!visit(e->second)) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryReleaseLedger::Record(
+    std::string_view project, std::string_view /*release_id*/,
+    const std::vector<SubjectSet>& populations) {
+  if (project.empty()) {
+    return absl::InvalidArgumentError("release ledger: project is empty");
+  }
+  absl::MutexLock lock(&mu_);
+  auto& index = by_project_[std::string(project)];
+  for (const SubjectSet& p : populations) {
+    uint64_t n = p.Cardinality();
+    if (n == 0) continue;
+    bool seen = false;
+    auto [lo, hi] = index.equal_range(n);
+    for (auto e = lo; e != hi && !seen; ++e) seen = e->second == p;
+    if (!seen) index.emplace(n, p);
+  }
+  return absl::OkStatus();
+}
+
+size_t InMemoryReleaseLedger::Size(std::string_view project) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_project_.find(project);
+  return it == by_project_.end() ? 0 : it->second.size();
+}
+
+void InMemoryEpsilonLedger::SetBudget(std::string_view project,
+                                      int64_t total_micros) {
+  absl::MutexLock lock(&mu_);
+  budgets_[std::string(project)].total_micros = total_micros;
+}
+
+absl::StatusOr<InMemoryEpsilonLedger::Budget> InMemoryEpsilonLedger::Get(
+    std::string_view project) const {
+  absl::MutexLock lock(&mu_);
+  auto it = budgets_.find(project);
+  if (it == budgets_.end()) {
+    return absl::NotFoundError("epsilon ledger: project has no DP budget");
+  }
+  return it->second;
+}
+
+absl::Status InMemoryEpsilonLedger::Debit(std::string_view project,
+                                          int64_t epsilon_micros) {
+  if (epsilon_micros <= 0) {
+    return absl::InvalidArgumentError("epsilon ledger: debit must be positive");
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = budgets_.find(project);
+  if (it == budgets_.end()) {
+    return absl::FailedPreconditionError(
+        "epsilon ledger: project has no DP budget");
+  }
+  Budget& b = it->second;
+  if (epsilon_micros > b.total_micros - b.spent_micros) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "epsilon ledger: release needs ", epsilon_micros,
+        " micro-epsilon but the project has ", b.total_micros - b.spent_micros,
+        " left"));
+  }
+  b.spent_micros += epsilon_micros;
+  return absl::OkStatus();
+}
+
+}  // namespace datalab::sdc

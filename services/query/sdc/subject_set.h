@@ -1,0 +1,77 @@
+// SubjectSet: a set of lab-internal subject ids (uint32) backed by a CRoaring
+// bitmap. It is the "population" of an output cell: the distinct pupils whose
+// rows contributed to it.
+//
+// Ownership: a SubjectSet owns its roaring_bitmap_t and frees it on
+// destruction; copies are deep copies. Thread safety: const methods may be
+// called concurrently; mutation needs external synchronisation.
+//
+// Subject ids are pupil data: never put them (or a serialised set) in a
+// Status message or a log line.
+#ifndef DATALAB_SERVICES_QUERY_SDC_SUBJECT_SET_H_
+#define DATALAB_SERVICES_QUERY_SDC_SUBJECT_SET_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+struct roaring_bitmap_s;
+
+namespace datalab::sdc {
+
+class SubjectSet {
+ public:
+  SubjectSet();
+  SubjectSet(std::initializer_list<uint32_t> ids);
+  explicit SubjectSet(absl::Span<const uint32_t> ids);
+  ~SubjectSet();
+  SubjectSet(const SubjectSet& other);
+  SubjectSet& operator=(const SubjectSet& other);
+  SubjectSet(SubjectSet&& other) noexcept;
+  SubjectSet& operator=(SubjectSet&& other) noexcept;
+
+  // [begin, end) as a set; convenient for synthetic cohorts in tests.
+  static SubjectSet Range(uint32_t begin, uint32_t end);
+
+  void Add(uint32_t id);
+  void AddRange(uint32_t begin, uint32_t end);  // [begin, end)
+  void Remove(uint32_t id);
+  bool Contains(uint32_t id) const;
+
+  uint64_t Cardinality() const;
+  bool IsEmpty() const;
+
+  // Cardinality-only set algebra (no temporary bitmaps).
+  uint64_t AndCardinality(const SubjectSet& other) const;
+  uint64_t AndNotCardinality(const SubjectSet& other) const;  // |this \ other|
+  uint64_t XorCardinality(const SubjectSet& other) const;
+  bool IsSubsetOf(const SubjectSet& other) const;
+  bool operator==(const SubjectSet& other) const;
+
+  SubjectSet Union(const SubjectSet& other) const;
+  void UnionWith(const SubjectSet& other);
+  SubjectSet Difference(const SubjectSet& other) const;  // this \ other
+
+  std::vector<uint32_t> ToVector() const;
+
+  // Portable CRoaring serialisation: stable across platforms and versions,
+  // so it can key the deterministic rounding hash and be stored durably.
+  std::string Serialize() const;
+  static absl::StatusOr<SubjectSet> Deserialize(std::string_view bytes);
+
+  // Never null (a moved-from set reads as empty).
+  const roaring_bitmap_s* raw() const;
+
+ private:
+  explicit SubjectSet(roaring_bitmap_s* adopt);
+  roaring_bitmap_s* bitmap_;
+};
+
+}  // namespace datalab::sdc
+
+#endif  // DATALAB_SERVICES_QUERY_SDC_SUBJECT_SET_H_
