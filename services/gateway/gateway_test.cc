@@ -1,0 +1,333 @@
+// The gateway end to end over real TLS on loopback: a JWT-authenticated
+// client, the gateway, and a backend that authenticates the gateway's
+// identity assertion over mTLS.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/auth/identity_assertion.h"
+#include "common/jwt/jwks.h"
+#include "common/jwt/signer.h"
+#include "common/server/server.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "common/testing/test_pki.h"
+#include "datalab/catalogue/v1/catalogue.grpc.pb.h"
+#include "datalab/ingestion/v1/ingestion.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/gateway/forwarder.h"
+#include "services/gateway/gateway_service.h"
+#include "services/gateway/jwt_authenticator.h"
+
+namespace datalab::gateway {
+namespace {
+
+using ::datalab::testing::IsOk;
+using ::datalab::testing::TempDir;
+using ::datalab::testing::TestCa;
+using ::datalab::testing::WriteFileOrDie;
+namespace cat = ::datalab::catalogue::v1;
+namespace ing = ::datalab::ingestion::v1;
+
+constexpr char kIssuer[] = "https://idp.test";
+constexpr char kAudience[] = "datalab";
+
+class Catalogue : public cat::CatalogueService::Service {
+ public:
+  explicit Catalogue(std::shared_ptr<auth::Authenticator> a) : auth_(std::move(a)) {}
+  grpc::Status GetTrustFloor(grpc::ServerContext* ctx, const cat::GetTrustFloorRequest*,
+                             cat::TrustFloor* out) override {
+    auto p = auth::PrincipalFromContext(*auth_, *ctx);
+    if (!p.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "no principal");
+    out->set_updated_by(p->subject());
+    return grpc::Status::OK;
+  }
+  grpc::Status GetDataset(grpc::ServerContext* ctx, const cat::GetDatasetRequest* req,
+                          cat::Dataset*) override {
+    if (req->name() == "datasets/slow") {
+      for (int i = 0; i < 100 && !ctx->IsCancelled(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (ctx->IsCancelled()) cancelled = true;
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "dataset " + req->name() + " not found");
+  }
+  std::atomic<bool> cancelled{false};
+
+ private:
+  std::shared_ptr<auth::Authenticator> auth_;
+};
+
+class Ingestion : public ing::IngestionService::Service {
+ public:
+  grpc::Status Upload(grpc::ServerContext*, grpc::ServerReader<ing::UploadRequest>* reader,
+                      ing::UploadResponse* out) override {
+    ing::UploadRequest req;
+    int64_t bytes = 0;
+    while (reader->Read(&req)) bytes += static_cast<int64_t>(req.chunk().size());
+    out->set_bytes_received(bytes);
+    return grpc::Status::OK;
+  }
+};
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"gateway", "catalogue"}) {
+      auto pair = ca_.Issue(name);
+      WriteFileOrDie(dir_.Sub(std::string(name) + ".pem"), pair.cert);
+      WriteFileOrDie(dir_.Sub(std::string(name) + ".key"), pair.key);
+    }
+    WriteFileOrDie(dir_.Sub("ca.pem"), ca_.cert_pem());
+
+    // Backend: verifies the gateway's assertions over mTLS.
+    auto assertion_key = crypto::Ed25519PrivateKey::Generate();
+    ASSERT_THAT(assertion_key, IsOk());
+    auto pub = assertion_key->PublicKey();
+    ASSERT_THAT(pub, IsOk());
+    backend_auth_ = std::make_shared<auth::ServiceAuthenticator>(
+        std::make_shared<auth::AssertionVerifier>(*pub));
+    catalogue_ = std::make_unique<Catalogue>(backend_auth_);
+    server::ServerOptions bo;
+    bo.service_name = "catalogue";
+    bo.tls = {dir_.Sub("catalogue.pem"), dir_.Sub("catalogue.key"), dir_.Sub("ca.pem")};
+    bo.metrics_address = "";
+    auto backend = server::Server::Start(bo, {catalogue_.get(), &ingestion_}, backend_auth_);
+    ASSERT_THAT(backend, IsOk());
+    backend_ = std::move(*backend);
+
+    // Identity provider.
+    auto pem = jwt::GeneratePrivateKeyPem(jwt::Algorithm::kEs256);
+    ASSERT_THAT(pem, IsOk());
+    jwt::SignerOptions so;
+    so.private_key_pem = *pem;
+    so.kid = "k1";
+    auto signer = jwt::Signer::Create(so);
+    ASSERT_THAT(signer, IsOk());
+    signer_ = std::move(*signer);
+    auto jwks = jwt::Jwks::Parse(signer_->PublicJwksJson());
+    ASSERT_THAT(jwks, IsOk());
+    jwt::VerifierOptions vo;
+    vo.issuer = kIssuer;
+    vo.audience = kAudience;
+    auto verifier = jwt::Verifier::Create(vo, *jwks);
+    ASSERT_THAT(verifier, IsOk());
+    jwt_auth_ = std::make_shared<JwtAuthenticator>(std::move(*verifier));
+
+    // Gateway.
+    server::TlsFiles client_tls{dir_.Sub("gateway.pem"), dir_.Sub("gateway.key"), dir_.Sub("ca.pem")};
+    auto backend_channel = server::MakeChannel(
+        "127.0.0.1:" + std::to_string(backend_->port()), client_tls);
+    ASSERT_THAT(backend_channel, IsOk());
+    limiter_ = std::make_shared<RateLimiter>(RateLimitOptions{.calls_per_second = 5, .burst = 40});
+    forwarder_ = std::make_unique<Forwarder>(
+        jwt_auth_, std::make_shared<auth::AssertionSigner>(*assertion_key), limiter_,
+        std::map<std::string, std::shared_ptr<grpc::Channel>>{
+            {"datalab.catalogue.v1", *backend_channel},
+            {"datalab.ingestion.v1", *backend_channel}});
+    gateway_service_ = std::make_unique<GatewayService>(
+        jwt_auth_, std::map<std::string, std::shared_ptr<grpc::Channel>>{{"catalogue", *backend_channel}},
+        "test");
+    server::ServerOptions go;
+    go.service_name = "gateway";
+    go.tls = {dir_.Sub("gateway.pem"), dir_.Sub("gateway.key"), dir_.Sub("ca.pem")};
+    go.require_client_cert = false;
+    go.metrics_address = "";
+    auto gw = server::Server::Start(go, {gateway_service_.get()}, jwt_auth_, nullptr, forwarder_.get());
+    ASSERT_THAT(gw, IsOk());
+    gateway_ = std::move(*gw);
+    auto ch = server::MakeChannel("127.0.0.1:" + std::to_string(gateway_->port()),
+                                  {"", "", dir_.Sub("ca.pem")});
+    ASSERT_THAT(ch, IsOk());
+    channel_ = *ch;
+  }
+
+  std::string Token(const std::string& sub, std::vector<std::string> roles,
+                    absl::Duration ttl = absl::Minutes(5)) {
+    absl::Time now = absl::Now();
+    nlohmann::json claims = {{"iss", kIssuer}, {"aud", kAudience}, {"sub", sub},
+                             {"roles", roles}, {"iat", absl::ToUnixSeconds(now)},
+                             {"exp", absl::ToUnixSeconds(now + ttl)}};
+    auto t = signer_->Sign(claims);
+    EXPECT_THAT(t, IsOk());
+    return *t;
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
+    auto c = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) c->AddMetadata("authorization", "Bearer " + token);
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return c;
+  }
+
+  TempDir dir_;
+  TestCa ca_;
+  std::shared_ptr<auth::Authenticator> backend_auth_;
+  std::unique_ptr<Catalogue> catalogue_;
+  Ingestion ingestion_;
+  std::unique_ptr<server::Server> backend_;
+  std::unique_ptr<jwt::Signer> signer_;
+  std::shared_ptr<JwtAuthenticator> jwt_auth_;
+  std::shared_ptr<RateLimiter> limiter_;
+  std::unique_ptr<Forwarder> forwarder_;
+  std::unique_ptr<GatewayService> gateway_service_;
+  std::unique_ptr<server::Server> gateway_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(GatewayTest, ForwardsWithTheCallersIdentity) {
+  auto stub = cat::CatalogueService::NewStub(channel_);
+  cat::TrustFloor floor;
+  auto ctx = Ctx(Token("alice", {"researcher"}));
+  grpc::Status s = stub->GetTrustFloor(ctx.get(), {}, &floor);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(floor.updated_by(), "users/alice");
+}
+
+TEST_F(GatewayTest, BackendErrorsPassThrough) {
+  auto stub = cat::CatalogueService::NewStub(channel_);
+  cat::GetDatasetRequest req;
+  req.set_name("datasets/none");
+  cat::Dataset out;
+  auto ctx = Ctx(Token("alice", {"researcher"}));
+  grpc::Status s = stub->GetDataset(ctx.get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "dataset datasets/none not found");
+}
+
+TEST_F(GatewayTest, RefusesBadTokensRolesAndInternalMethods) {
+  auto stub = cat::CatalogueService::NewStub(channel_);
+  cat::TrustFloor floor;
+  {
+    auto ctx = Ctx("");
+    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    auto ctx = Ctx(Token("alice", {"researcher"}, absl::Seconds(-120)));
+    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    auto ctx = Ctx(Token("alice", {"researcher"}));
+    EXPECT_EQ(stub->SetTrustFloor(ctx.get(), {}, &floor).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    // Roles the lab does not know grant nothing.
+    auto ctx = Ctx(Token("mallory", {"superuser"}));
+    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    // Service-internal RPCs are not reachable by any role.
+    auto ctx = Ctx(Token("root", {"admin", "dpo", "data_steward", "project_approver", "researcher"}));
+    cat::DatasetVersion v;
+    EXPECT_EQ(stub->RegisterDatasetVersion(ctx.get(), {}, &v).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    // A client cannot smuggle its own identity assertion.
+    auto ctx = Ctx(Token("alice", {"researcher"}));
+    ctx->AddMetadata("x-datalab-assertion", "forged");
+    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    // Unknown methods are refused before anything is forwarded.
+    grpc::GenericStub generic(channel_);
+    auto ctx = Ctx(Token("alice", {"researcher"}));
+    grpc::Slice empty("");
+    grpc::ByteBuffer req(&empty, 1), resp;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status status;
+    generic.UnaryCall(ctx.get(), "/datalab.catalogue.v1.CatalogueService/DropEverything",
+                      grpc::StubOptions(), &req, &resp, [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> l(mu);
+                        status = s;
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return done; });
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+}
+
+TEST_F(GatewayTest, ForwardsClientStreaming) {
+  auto stub = ing::IngestionService::NewStub(channel_);
+  auto ctx = Ctx(Token("sam", {"data_steward"}));
+  ing::UploadResponse resp;
+  auto writer = stub->Upload(ctx.get(), &resp);
+  ing::UploadRequest req;
+  req.mutable_header()->set_dataset("datasets/census");
+  ASSERT_TRUE(writer->Write(req));
+  int64_t sent = 0;
+  for (int i = 0; i < 20; ++i) {
+    ing::UploadRequest chunk;
+    chunk.set_chunk(std::string(65536, 'x'));
+    sent += 65536;
+    ASSERT_TRUE(writer->Write(chunk));
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.bytes_received(), sent);
+}
+
+TEST_F(GatewayTest, DeadlineAndCancellationReachTheBackend) {
+  auto stub = cat::CatalogueService::NewStub(channel_);
+  auto ctx = Ctx(Token("alice", {"researcher"}));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  cat::GetDatasetRequest req;
+  req.set_name("datasets/slow");
+  cat::Dataset out;
+  EXPECT_EQ(stub->GetDataset(ctx.get(), req, &out).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  for (int i = 0; i < 100 && !catalogue_->cancelled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(catalogue_->cancelled);
+}
+
+TEST_F(GatewayTest, RateLimitSaysWhenToRetry) {
+  auto stub = cat::CatalogueService::NewStub(channel_);
+  std::string token = Token("busy", {"researcher"});
+  int exhausted = 0;
+  for (int i = 0; i < 60; ++i) {
+    cat::TrustFloor floor;
+    auto ctx = Ctx(token);
+    grpc::Status s = stub->GetTrustFloor(ctx.get(), {}, &floor);
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      EXPECT_THAT(s.error_message(), ::testing::HasSubstr("retry"));
+    }
+  }
+  EXPECT_GT(exhausted, 0);
+}
+
+TEST_F(GatewayTest, WhoAmI) {
+  auto stub = gateway::v1::GatewayService::NewStub(channel_);
+  gateway::v1::WhoAmIResponse resp;
+  auto ctx = Ctx(Token("dora", {"dpo"}));
+  grpc::Status s = stub->WhoAmI(ctx.get(), {}, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.principal().subject(), "users/dora");
+  EXPECT_THAT(resp.permissions(), ::testing::Contains("AUDIT_READ"));
+  EXPECT_THAT(resp.permissions(), ::testing::Not(::testing::Contains("QUERY_RUN")));
+  EXPECT_GT(resp.token_expiry_unix_ms(), 0);
+  gateway::v1::LabStatus status;
+  auto ctx2 = Ctx(Token("dora", {"dpo"}));
+  ASSERT_TRUE(stub->GetLabStatus(ctx2.get(), {}, &status).ok());
+  ASSERT_EQ(status.backends_size(), 1);
+  EXPECT_TRUE(status.backends(0).serving());
+}
+
+}  // namespace
+}  // namespace datalab::gateway

@@ -1,0 +1,1 @@
+SELECT c.x, COUNT(DISTINCT pupil) FROM trust.ks4@3 AS k JOIN census c USING (pupil, term) GROUP BY c.x HAVING COUNT(*) > 10

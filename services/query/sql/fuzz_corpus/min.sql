@@ -1,0 +1,1 @@
+SELECT MIN(attainment8) FROM ks4

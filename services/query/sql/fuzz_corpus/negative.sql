@@ -1,0 +1,1 @@
+SELECT BAND(x, -10, 10, 2.5), COUNT(*) FROM t WHERE y IN (-1, .5) GROUP BY 1

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM t WHERE n = 'café' AND "ü" = 1

@@ -1,0 +1,1 @@
+SELECT school_urn, fsm, COUNT(DISTINCT pupil) AS pupils, AVG(attainment8) FROM ks4 JOIN census USING (pupil) WHERE nc_year = 11 AND term = 'autumn-2025' GROUP BY school_urn, fsm ORDER BY school_urn

@@ -1,0 +1,1 @@
+SELECT sen_provision, PROPORTION(absence_pct >= 10) FROM attendance JOIN census USING (pupil, term) GROUP BY sen_provision

@@ -1,0 +1,1 @@
+SELECT BAND(reading_scaled_score, 80, 120, 5) AS band, COUNT(*) FROM ks2 GROUP BY 1

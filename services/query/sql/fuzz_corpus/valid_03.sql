@@ -1,0 +1,1 @@
+SELECT CASE WHEN ethnicity IN ('WBRI','WIRI') THEN 'white' ELSE 'other' END AS grp, MEDIAN(progress8), PERCENTILE(progress8, 90) FROM ks4 GROUP BY grp

@@ -1,0 +1,1 @@
+SELECT school_urn, AVG(CASE WHEN disadvantaged THEN attainment8 END) - AVG(CASE WHEN NOT disadvantaged THEN attainment8 END) AS gap FROM ks4 GROUP BY school_urn HAVING COUNT(DISTINCT pupil) >= 30 ORDER BY gap DESC

@@ -1,0 +1,1 @@
+SELECT c.sen_provision AS sen, RATE(a.sessions_missed, a.sessions_possible) FROM attendance@3 AS a INNER JOIN census@7 c USING (pupil) WHERE a.term BETWEEN 'autumn-2024' AND 'summer-2025' GROUP BY c.sen_provision

@@ -1,0 +1,1 @@
+select count(*) from ks4 where fsm = true

@@ -1,0 +1,1 @@
+SELECT COUNT(*), STDDEV(attainment8) FROM trust.ks4 WHERE attainment8 IS NOT NULL

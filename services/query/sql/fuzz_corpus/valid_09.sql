@@ -1,0 +1,1 @@
+SELECT gender, COUNT(*) AS n FROM census GROUP BY gender ORDER BY n DESC, gender ASC LIMIT 100

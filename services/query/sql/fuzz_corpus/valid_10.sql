@@ -1,0 +1,1 @@
+SELECT YEAR(date_of_exclusion) AS yr, COUNT(*) FROM exclusions GROUP BY YEAR(date_of_exclusion) ORDER BY 1

@@ -1,0 +1,1 @@
+SELECT BAND(age, 5) AS age_band, AVG(absence_pct) FROM attendance GROUP BY BAND(age, 5)
