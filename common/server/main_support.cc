@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/audit_client/grpc_audit_client.h"
 #include "common/auth/identity_assertion.h"
 #include "common/log/log.h"
 
@@ -81,6 +82,22 @@ absl::StatusOr<std::shared_ptr<auth::Authenticator>> BackendAuthenticatorFromFla
   auto verifier = std::make_shared<auth::AssertionVerifier>(*key);
   return std::shared_ptr<auth::Authenticator>(
       std::make_shared<auth::ServiceAuthenticator>(std::move(verifier)));
+}
+
+std::shared_ptr<audit_client::AuditClient> AuditClientFromFlags(const std::string& target,
+                                                                const std::string& service) {
+  if (target.empty()) {
+    ExitIfError(absl::InvalidArgumentError("--audit_target is required: every decision is audited"),
+                "bad flags");
+  }
+  audit_client::GrpcAuditClientOptions o;
+  o.target = target;
+  o.tls = ClientTlsFromFlags();
+  o.outbox_dir = DataDirFromFlags() + "/audit-outbox";
+  auto client = audit_client::GrpcAuditClient::Create(o);
+  ExitIfError(client.status(), "cannot create the audit client");
+  log::Info("audit client ready", {{"target", target}, {"service", service}});
+  return std::shared_ptr<audit_client::AuditClient>(std::move(*client));
 }
 
 int ServeUntilSignal(Server& server) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/audit_client/audit_client.h"
 #include "common/auth/authenticator.h"
 #include "common/server/server.h"
 
@@ -32,6 +33,12 @@ std::string DataDirFromFlags();
 // The backend authenticator: gateway identity assertions verified with the
 // key in --assertion_public_key (PEM), and lab service certificates.
 absl::StatusOr<std::shared_ptr<auth::Authenticator>> BackendAuthenticatorFromFlags();
+
+// The audit client of a service: AuditService at `target` over mTLS with
+// this service's certificate, and a durable outbox under
+// <--data_dir>/audit-outbox. Exits the process when it cannot be made.
+std::shared_ptr<audit_client::AuditClient> AuditClientFromFlags(const std::string& target,
+                                                                const std::string& service);
 
 // Runs a started server until a shutdown signal, then stops it.
 int ServeUntilSignal(Server& server);

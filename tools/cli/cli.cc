@@ -1,5 +1,6 @@
 #include "tools/cli/cli.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -119,6 +120,19 @@ absl::StatusOr<LabEnv> LabEnv::Load(const Args& args) {
     default_token = std::string(home ? home : ".") + "/.config/datalab/token";
   }
   env.token_file = args.GetOr("token-file", tf && *tf ? tf : default_token);
+  if (auto as = args.Get("as")) {
+    // --as NAME picks a persona's token in a dev lab (var/tokens/NAME).
+    for (char c : *as) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
+        return absl::InvalidArgumentError("--as takes a simple name (letters, digits, - and _)");
+      }
+    }
+    std::string dir = env.Var("DATALAB_TOKEN_DIR");
+    if (dir.empty()) {
+      return absl::FailedPreconditionError("--as needs a dev lab (no DATALAB_TOKEN_DIR in lab.env)");
+    }
+    env.token_file = dir + "/" + *as;
+  }
   return env;
 }
 

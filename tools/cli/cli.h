@@ -94,6 +94,7 @@ int Fail(std::ostream& err, const absl::Status& s);
 absl::Status FromGrpc(const grpc::Status& s);
 
 void RegisterHealthCommands(Registry& r);
+void RegisterIdentityCommands(Registry& r);
 
 // Every command of the client, in the order `datalab --help` lists them.
 void RegisterAllCommands(Registry& r);

@@ -3,6 +3,7 @@
 namespace datalab::cli {
 
 void RegisterAllCommands(Registry& r) {
+  RegisterIdentityCommands(r);
   RegisterHealthCommands(r);
 }
 

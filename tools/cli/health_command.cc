@@ -50,7 +50,7 @@ int RunHealth(const Args& args, std::ostream& out, std::ostream& err) {
     out << "gateway (TLS)     " << state << "\n";
   }
   if (!any) {
-    return Fail(err, absl::FailedPreconditionError(
+    return Fail(err, absl::UnavailableError(
                          "no lab found: run scripts/lab.sh up, or set DATALAB_ENV to its lab.env"));
   }
   return all_serving ? kOk : kUnhealthy;
