@@ -95,6 +95,8 @@ absl::Status FromGrpc(const grpc::Status& s);
 
 void RegisterHealthCommands(Registry& r);
 void RegisterIdentityCommands(Registry& r);
+// catalogue_commands.cc: catalogue, projects, users, floor.
+void RegisterCatalogueCommands(Registry& r);
 
 // Every command of the client, in the order `datalab --help` lists them.
 void RegisterAllCommands(Registry& r);

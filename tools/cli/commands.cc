@@ -5,6 +5,7 @@ namespace datalab::cli {
 void RegisterAllCommands(Registry& r) {
   RegisterIdentityCommands(r);
   RegisterHealthCommands(r);
+  RegisterCatalogueCommands(r);
 }
 
 }  // namespace datalab::cli
