@@ -1,0 +1,50 @@
+#include "services/audit/search_terms.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace datalab::audit {
+namespace {
+
+std::string Term(std::string_view tag, std::string_view value) {
+  std::string t(tag);
+  for (char c : value) {
+    if (c == '\0') {
+      t.append("\xEF\xBF\xBD");
+    } else {
+      t.push_back(c);
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string SubjectTerm(std::string_view subject) { return Term("s:", subject); }
+std::string ProjectTerm(std::string_view project) { return Term("p:", project); }
+std::string DatasetTerm(std::string_view dataset_id) { return Term("d:", dataset_id); }
+std::string RoleTerm(int role) { return absl::StrCat("r:", role); }
+
+std::string DatasetOfResource(std::string_view resource) {
+  constexpr std::string_view kPrefix = "datasets/";
+  if (resource.substr(0, kPrefix.size()) != kPrefix) return "";
+  std::string_view rest = resource.substr(kPrefix.size());
+  return std::string(rest.substr(0, rest.find('/')));
+}
+
+std::vector<std::string> SearchTerms(const common::v1::AuditEvent& e) {
+  std::vector<std::string> terms;
+  if (!e.actor().subject().empty()) terms.push_back(SubjectTerm(e.actor().subject()));
+  if (!e.project().empty()) terms.push_back(ProjectTerm(e.project()));
+  for (const std::string& r : e.resources()) {
+    std::string d = DatasetOfResource(r);
+    if (!d.empty()) terms.push_back(DatasetTerm(d));
+  }
+  for (int role : e.actor().roles()) terms.push_back(RoleTerm(role));
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  return terms;
+}
+
+}  // namespace datalab::audit

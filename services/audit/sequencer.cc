@@ -1,0 +1,291 @@
+#include "services/audit/sequencer.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/status/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/audit/search_terms.h"
+
+namespace datalab::audit {
+
+std::string SerializeEventDeterministic(const common::v1::AuditEvent& event) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream sos(&out);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&cos);
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Create(const Options& options) {
+  if (options.store == nullptr || options.clock == nullptr) {
+    return absl::InvalidArgumentError("sequencer needs a store and a clock");
+  }
+  if (options.group_commit_max == 0) {
+    return absl::InvalidArgumentError("group_commit_max must be at least 1");
+  }
+  ASSIGN_OR_RETURN(TreeState state, options.store->LoadTreeState());
+  ASSIGN_OR_RETURN(merkle::CompactRange range,
+                   merkle::CompactRange::FromFrontier(state.size, state.frontier));
+  // Rebuild the index suffix a crash may have lost.
+  ASSIGN_OR_RETURN(uint64_t indexed, options.store->IndexedThrough());
+  while (indexed < state.size) {
+    const uint64_t end = std::min(state.size, indexed + 4096);
+    std::vector<IndexRecord> records;
+    absl::Status parse;
+    RETURN_IF_ERROR(options.store->ScanEntries(indexed, end, [&](const StoredEntry& e) {
+      if (!e.entry.has_value() || e.pruned) return true;
+      common::v1::AuditEvent ev;
+      if (!ev.ParseFromString(*e.entry)) {
+        parse = absl::DataLossError(absl::StrCat("stored entry ", e.index, " does not parse"));
+        return false;
+      }
+      records.push_back({e.index, ev.time_unix_ms(), SearchTerms(ev)});
+      return true;
+    }));
+    RETURN_IF_ERROR(parse);
+    RETURN_IF_ERROR(options.store->WriteIndex(records, end));
+    indexed = end;
+  }
+  auto seq = std::unique_ptr<Sequencer>(new Sequencer(options, std::move(range)));
+  absl::MutexLock l(&seq->mu_);
+  seq->indexed_through_ = std::max(indexed, state.size);
+  return seq;
+}
+
+bool Sequencer::WaitIndexed(uint64_t size, absl::Duration timeout) const {
+  absl::MutexLock l(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return indexed_through_ >= size || writer_done_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return indexed_through_ >= size;
+}
+
+void Sequencer::IndexerLoop() {
+  std::vector<IndexRecord> records;
+  while (true) {
+    uint64_t through = 0;
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(this, &Sequencer::HasIndexWorkOrStopping));
+      if (index_queue_.empty()) return;  // writer finished and drained
+      // Let records accumulate briefly: fewer, larger index writes interleave
+      // less with the fsynced appends in RocksDB's single write queue.
+      auto enough = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return index_queue_.size() >= 4096 || writer_done_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Milliseconds(5));
+      records.swap(index_queue_);
+      through = committed_.size;
+    }
+    // Retry until written: the index must not skip a record. On shutdown
+    // an unwritten suffix is rebuilt by the next Create().
+    absl::Status s = options_.store->WriteIndex(records, through);
+    if (!s.ok()) {
+      log::Error("audit index write failed", {{"error", std::string(s.message())}});
+      absl::MutexLock l(&mu_);
+      if (writer_done_) return;
+      index_queue_.insert(index_queue_.begin(), records.begin(), records.end());
+      records.clear();
+      mu_.AwaitWithTimeout(absl::Condition(&writer_done_), absl::Milliseconds(100));
+      continue;
+    }
+    records.clear();
+    absl::MutexLock l(&mu_);
+    indexed_through_ = std::max(indexed_through_, through);
+  }
+}
+
+Sequencer::Sequencer(const Options& options, merkle::CompactRange range)
+    : options_(options), range_(std::move(range)) {
+  committed_.size = range_.size();
+  committed_.root = range_.Root();
+  writer_ = std::thread([this] { WriterLoop(); });
+  indexer_ = std::thread([this] { IndexerLoop(); });
+}
+
+Sequencer::~Sequencer() { Stop(); }
+
+void Sequencer::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+  {
+    absl::MutexLock l(&mu_);
+    writer_done_ = true;
+  }
+  if (indexer_.joinable()) indexer_.join();
+}
+
+CommittedTree Sequencer::Committed() const {
+  absl::MutexLock l(&mu_);
+  return committed_;
+}
+
+SequencerStats Sequencer::Stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+absl::StatusOr<AppendResult> Sequencer::Append(std::vector<common::v1::AuditEvent> events) {
+  Request req;
+  req.checked_size = Committed().size;
+  const int64_t now = options_.clock->NowUnixMs();
+  req.events.resize(events.size());
+  for (size_t j = 0; j < events.size(); ++j) {
+    common::v1::AuditEvent& e = events[j];
+    Prepared& p = req.events[j];
+    ASSIGN_OR_RETURN(p.existing, options_.store->FindEventId(e.event_id()));
+    if (p.existing.has_value()) continue;
+    if (e.time_unix_ms() == 0) e.set_time_unix_ms(now);
+    p.leaf.event_id = e.event_id();
+    p.leaf.entry = SerializeEventDeterministic(e);
+    p.leaf.leaf_hash = merkle::LeafHash(p.leaf.entry);
+    p.leaf.time_unix_ms = e.time_unix_ms();
+    p.leaf.terms = SearchTerms(e);
+  }
+  absl::MutexLock l(&mu_);
+  if (stopping_) return absl::UnavailableError("audit log is shutting down");
+  queue_.push_back(&req);
+  mu_.Await(absl::Condition(&req.done));
+  if (!req.status.ok()) return req.status;
+  return AppendResult{std::move(req.indexes), req.tree_size};
+}
+
+void Sequencer::WriterLoop() {
+  std::vector<Request*> group;
+  uint64_t floor = 0;
+  while (true) {
+    group.clear();
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(this, &Sequencer::HasWorkOrStopping));
+      if (queue_.empty()) return;  // stopping and drained
+      size_t events = 0;
+      while (!queue_.empty() &&
+             (group.empty() || events + queue_.front()->events.size() <= options_.group_commit_max)) {
+        events += queue_.front()->events.size();
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      floor = UINT64_MAX;
+      for (const Request* r : group) floor = std::min(floor, r->checked_size);
+      for (const Request* r : queue_) floor = std::min(floor, r->checked_size);
+    }
+    CommitGroup(group, floor);
+  }
+}
+
+void Sequencer::CommitGroup(std::vector<Request*>& group, uint64_t floor) {
+  // Leaves below every outstanding request's lookup point are visible to
+  // those lookups already.
+  while (!recent_order_.empty() && recent_order_.front().first < floor) {
+    recent_ids_.erase(recent_order_.front().second);
+    recent_order_.pop_front();
+  }
+  merkle::CompactRange range = range_;
+  AppendBatch batch;
+  batch.first_index = range.size();
+  absl::flat_hash_map<std::string, uint64_t> in_group;
+  absl::Status status;
+  uint64_t duplicates = 0;
+  for (Request* r : group) {
+    r->indexes.resize(r->events.size());
+    for (size_t j = 0; j < r->events.size() && status.ok(); ++j) {
+      Prepared& p = r->events[j];
+      if (p.existing.has_value()) {
+        r->indexes[j] = static_cast<int64_t>(*p.existing);
+        ++duplicates;
+        continue;
+      }
+      if (auto it = in_group.find(p.leaf.event_id); it != in_group.end()) {
+        r->indexes[j] = static_cast<int64_t>(it->second);
+        ++duplicates;
+        continue;
+      }
+      if (auto it = recent_ids_.find(p.leaf.event_id); it != recent_ids_.end()) {
+        r->indexes[j] = static_cast<int64_t>(it->second);
+        ++duplicates;
+        continue;
+      }
+      const uint64_t index = range.size();
+      status = range.Append(p.leaf.leaf_hash, [&](const merkle::NodeId& id, const merkle::Hash& h) {
+        if (id.level >= 1) batch.nodes.emplace_back(id, h);
+        return absl::OkStatus();
+      });
+      if (!status.ok()) break;
+      in_group.emplace(p.leaf.event_id, index);
+      r->indexes[j] = static_cast<int64_t>(index);
+      batch.leaves.push_back(std::move(p.leaf));
+    }
+  }
+  if (status.ok() && !batch.leaves.empty()) {
+    batch.frontier = range.frontier();
+    status = options_.store->Append(batch);
+  }
+  CommittedTree committed;
+  if (status.ok()) {
+    range_ = std::move(range);
+    committed = {range_.size(), range_.Root()};
+    for (auto& [id, index] : in_group) {
+      recent_ids_.emplace(id, index);
+    }
+    for (uint64_t i = batch.first_index; i < range_.size(); ++i) {
+      recent_order_.emplace_back(i, batch.leaves[i - batch.first_index].event_id);
+    }
+  } else {
+    log::Error("audit append failed", {{"code", absl::StatusCodeToString(status.code())},
+                                       {"error", std::string(status.message())},
+                                       {"events", std::to_string(batch.leaves.size())}});
+    // The write may or may not have reached the disk: trust the store.
+    auto state = options_.store->LoadTreeState();
+    if (state.ok()) {
+      auto reloaded = merkle::CompactRange::FromFrontier(state->size, state->frontier);
+      if (reloaded.ok()) range_ = std::move(*reloaded);
+    }
+    if (!batch.leaves.empty() && range_.size() == batch.first_index + batch.leaves.size()) {
+      // The write did land: remember its ids like a successful commit.
+      for (size_t k = 0; k < batch.leaves.size(); ++k) {
+        recent_ids_.emplace(batch.leaves[k].event_id, batch.first_index + k);
+        recent_order_.emplace_back(batch.first_index + k, batch.leaves[k].event_id);
+      }
+    }
+    committed = {range_.size(), range_.Root()};
+    status = absl::UnavailableError(
+        absl::StrCat("audit store write failed: ", std::string(status.message())));
+  }
+  const bool landed = !batch.leaves.empty() &&
+                      range_.size() == batch.first_index + batch.leaves.size();
+  absl::MutexLock l(&mu_);
+  committed_ = committed;
+  if (landed) {
+    for (size_t k = 0; k < batch.leaves.size(); ++k) {
+      LeafRecord& leaf = batch.leaves[k];
+      index_queue_.push_back({batch.first_index + k, leaf.time_unix_ms, std::move(leaf.terms)});
+    }
+  }
+  if (status.ok()) {
+
+    ++stats_.groups;
+    stats_.leaves += batch.leaves.size();
+    stats_.duplicates += duplicates;
+    stats_.largest_group = std::max<uint64_t>(stats_.largest_group, batch.leaves.size());
+  }
+  for (Request* r : group) {
+    r->status = status;
+    r->tree_size = committed.size;
+    r->done = true;
+  }
+}
+
+}  // namespace datalab::audit

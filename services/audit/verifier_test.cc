@@ -1,0 +1,295 @@
+// The offline verifier against real exports, and tamper tests that edit the
+// RocksDB store directly (as an attacker with disk access would) and expect
+// verification to fail at the right entry.
+#include "services/audit/verifier.h"
+
+#include <sstream>
+
+#include "common/storage/kv_store.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/audit/audit_log.h"
+#include "services/audit/rocksdb_audit_store.h"
+
+namespace datalab::audit {
+namespace {
+
+using ::datalab::testing::IsOk;
+using ::testing::HasSubstr;
+using common::v1::AuditEvent;
+
+crypto::Ed25519PrivateKey Key() { return *crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'k')); }
+
+std::string RawPublicKey() {
+  const auto& raw = Key().PublicKey()->Raw();
+  return std::string(raw.begin(), raw.end());
+}
+
+std::string Be64(uint64_t v) {
+  std::string s;
+  AppendBe64(s, v);
+  return s;
+}
+
+// Exports straight from a store (no startup checks), like a forensic copy.
+std::string ExportStore(const AuditStore& store) {
+  std::stringstream ss;
+  ss << ExportHeaderLine(RawPublicKey(), "k") << "\n";
+  EXPECT_THAT(store.ScanEntries(0, UINT64_MAX, [&](const StoredEntry& e) {
+    ss << ExportEntryLine({e.index, e.entry, e.pruned, e.leaf_hash}) << "\n";
+    return true;
+  }),
+              IsOk());
+  EXPECT_THAT(store.ScanTreeHeads(UINT64_MAX, [&](const TreeHead& h) {
+    ss << ExportHeadLine(h) << "\n";
+    return true;
+  }),
+              IsOk());
+  return ss.str();
+}
+
+VerifyReport Verify(const std::string& jsonl) {
+  std::stringstream ss(jsonl);
+  return VerifyJsonLines(ss);
+}
+
+class TamperTest : public ::testing::Test {
+ protected:
+  // 50 events, heads signed at sizes 20 and 50.
+  void SetUp() override {
+    auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+    ASSERT_THAT(store, IsOk());
+    FakeClock clock;
+    AuditLogOptions o;
+    o.store = store->get();
+    o.signing_key = Key();
+    o.clock = &clock;
+    auto log = AuditLog::Create(std::move(o));
+    ASSERT_THAT(log, IsOk());
+    for (int i = 0; i < 50; ++i) {
+      AuditEvent e;
+      e.set_event_id("e" + std::to_string(i));
+      e.set_action("query.run");
+      e.mutable_actor()->set_subject("users/u" + std::to_string(i % 4));
+      std::vector<AuditEvent> v{e};
+      ASSERT_THAT((*log)->Append(v), IsOk());
+      if (i == 19) {
+        ASSERT_THAT((*log)->SignTreeHead(), IsOk());
+      }
+    }
+    clock.Advance(10);
+    ASSERT_THAT((*log)->SignTreeHead(), IsOk());
+  }
+
+  std::unique_ptr<storage::KvStore> OpenRaw() {
+    storage::KvStoreOptions o;
+    o.path = dir_.Sub("db");
+    o.column_families = RocksDbAuditStore::ColumnFamilies();
+    auto kv = storage::KvStore::Open(o);
+    EXPECT_THAT(kv, IsOk());
+    return std::move(*kv);
+  }
+
+  VerifyReport ExportAndVerify() {
+    auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+    EXPECT_THAT(store, IsOk());
+    return Verify(ExportStore(**store));
+  }
+
+  ::datalab::testing::TempDir dir_;
+};
+
+TEST_F(TamperTest, UntouchedStoreVerifies) {
+  VerifyReport r = ExportAndVerify();
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.entries, 50u);
+  EXPECT_EQ(r.heads_verified, 2u);
+  EXPECT_EQ(r.latest_head->tree_size, 50u);
+  EXPECT_THAT(FormatReport(r), HasSubstr("OK: 50 entries"));
+}
+
+TEST_F(TamperTest, ChangedEntryFailsAtItsIndex) {
+  {
+    auto kv = OpenRaw();
+    auto bytes = kv->Get("entries", Be64(30));
+    ASSERT_THAT(bytes, IsOk());
+    AuditEvent e;
+    ASSERT_TRUE(e.ParseFromString(*bytes));
+    e.set_action("query.nothing_to_see");
+    ASSERT_THAT(kv->Put("entries", Be64(30), e.SerializeAsString()), IsOk());
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 30);
+}
+
+TEST_F(TamperTest, DeletedEntryFailsAtItsIndex) {
+  {
+    auto kv = OpenRaw();
+    ASSERT_THAT(kv->Delete("entries", Be64(30)), IsOk());
+    ASSERT_THAT(kv->Delete("hashes", Be64(30)), IsOk());
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 30);
+  EXPECT_THAT(r.error, HasSubstr("missing"));
+}
+
+TEST_F(TamperTest, DeletedBodyIsNotMistakenForPruning) {
+  {
+    auto kv = OpenRaw();
+    ASSERT_THAT(kv->Delete("entries", Be64(7)), IsOk());
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 7);
+}
+
+TEST_F(TamperTest, ReorderedEntriesFailAtTheFirstMovedIndex) {
+  {
+    auto kv = OpenRaw();
+    auto a = kv->Get("entries", Be64(12));
+    auto b = kv->Get("entries", Be64(31));
+    ASSERT_THAT(a, IsOk());
+    ASSERT_THAT(b, IsOk());
+    ASSERT_THAT(kv->Put("entries", Be64(12), *b), IsOk());
+    ASSERT_THAT(kv->Put("entries", Be64(31), *a), IsOk());
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 12);
+}
+
+// Shifts entries [at, 50) up by one and writes `bytes` at `at`, rewriting
+// leaf hashes as well when `with_hashes`.
+void InsertEntry(storage::KvStore& kv, uint64_t at, const std::string& bytes, bool with_hashes) {
+  for (uint64_t i = 50; i-- > at;) {
+    ASSERT_THAT(kv.Put("entries", Be64(i + 1), *kv.Get("entries", Be64(i))), IsOk());
+    if (with_hashes) {
+      ASSERT_THAT(kv.Put("hashes", Be64(i + 1), *kv.Get("hashes", Be64(i))), IsOk());
+    }
+  }
+  ASSERT_THAT(kv.Put("entries", Be64(at), bytes), IsOk());
+  if (with_hashes) {
+    merkle::Hash h = merkle::LeafHash(bytes);
+    ASSERT_THAT(kv.Put("hashes", Be64(at), std::string(h.begin(), h.end())), IsOk());
+  }
+}
+
+TEST_F(TamperTest, InsertedEntryFailsAtItsIndex) {
+  AuditEvent forged;
+  forged.set_event_id("forged");
+  forged.set_action("query.run");
+  {
+    auto kv = OpenRaw();
+    InsertEntry(*kv, 25, forged.SerializeAsString(), /*with_hashes=*/false);
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 25);
+}
+
+TEST_F(TamperTest, InsertWithRewrittenHashesIsCaughtByTheSignedHead) {
+  AuditEvent forged;
+  forged.set_event_id("forged");
+  {
+    auto kv = OpenRaw();
+    InsertEntry(*kv, 25, forged.SerializeAsString(), /*with_hashes=*/true);
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  // Entry and hash agree, so only the head of size 50 can tell: the bad
+  // entry is located to the range after the last good head.
+  EXPECT_EQ(r.first_bad_index, 20);
+  EXPECT_EQ(r.first_bad_head, 1);
+  EXPECT_THAT(r.error, HasSubstr("[20, 50)"));
+}
+
+TEST_F(TamperTest, TruncatedLogFailsAtTheFirstMissingEntry) {
+  {
+    auto kv = OpenRaw();
+    for (uint64_t i = 45; i < 50; ++i) {
+      ASSERT_THAT(kv->Delete("entries", Be64(i)), IsOk());
+      ASSERT_THAT(kv->Delete("hashes", Be64(i)), IsOk());
+    }
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 45);
+}
+
+TEST_F(TamperTest, ForgedHeadFailsItsSignature) {
+  {
+    auto kv = OpenRaw();
+    auto v = kv->Get("tree_heads", Be64(20));
+    ASSERT_THAT(v, IsOk());
+    auto h = DecodeTreeHead(*v);
+    ASSERT_THAT(h, IsOk());
+    h->root_hash[0] ^= 1;
+    ASSERT_THAT(kv->Put("tree_heads", Be64(20), EncodeTreeHead(*h)), IsOk());
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_head, 0);
+  EXPECT_THAT(r.error, HasSubstr("signature"));
+}
+
+TEST(VerifierTest, HeadsOutOfOrderAreARollback) {
+  auto key = Key();
+  ExportVerifier v(RawPublicKey());
+  merkle::CompactRange range;
+  std::vector<TreeHead> heads;
+  for (uint64_t i = 0; i < 4; ++i) {
+    std::string entry = "e" + std::to_string(i);
+    v.AddEntry({i, entry, false, std::nullopt});
+    range.Append(merkle::LeafHash(entry));
+    TreeHead h;
+    h.tree_size = i + 1;
+    h.timestamp_unix_ms = static_cast<int64_t>(i);
+    h.root_hash = range.Root();
+    ASSERT_THAT(SignTreeHead(key, h), IsOk());
+    heads.push_back(h);
+  }
+  v.AddHead(heads[0]);
+  v.AddHead(heads[3]);
+  v.AddHead(heads[1]);  // signed earlier, for a smaller tree
+  VerifyReport r = v.Finish();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_head, 2);
+  EXPECT_THAT(r.error, HasSubstr("rollback"));
+}
+
+TEST(VerifierTest, HandWrittenJsonIsAcceptedToo) {
+  // Entry lines in any valid JSON layout (not just the writer's) verify.
+  auto key = Key();
+  std::string entry = "hello";
+  TreeHead h;
+  h.tree_size = 1;
+  h.root_hash = merkle::LeafHash(entry);
+  ASSERT_THAT(SignTreeHead(key, h), IsOk());
+  std::string jsonl = ExportHeaderLine(RawPublicKey(), "k") + "\n" +
+                      "{ \"index\": 0, \"type\": \"entry\", \"entry\": \"aGVsbG8=\" }\n" +
+                      ExportHeadLine(h) + "\n";
+  VerifyReport r = Verify(jsonl);
+  EXPECT_TRUE(r.ok) << r.error;
+  // And a fast-path-shaped line with bad base64 is still an error.
+  std::string bad = ExportHeaderLine(RawPublicKey(), "k") + "\n" +
+                    "{\"type\":\"entry\",\"index\":0,\"entry\":\"a*==\"}\n";
+  EXPECT_THAT(Verify(bad).error, HasSubstr("line 2: entry is not base64"));
+}
+
+TEST(VerifierTest, MalformedLinesNameTheLine) {
+  std::string header = ExportHeaderLine(RawPublicKey(), "k");
+  EXPECT_THAT(Verify(header + "\nnot json\n").error, HasSubstr("line 2"));
+  EXPECT_THAT(Verify(header + "\n{\"type\":\"entry\"}\n").error, HasSubstr("line 2"));
+  EXPECT_THAT(Verify("{\"type\":\"entry\",\"index\":0,\"entry\":\"AA==\"}\n").error,
+              HasSubstr("no \"log\" line"));
+  EXPECT_THAT(Verify(header + "\n{\"type\":\"entry\",\"index\":0,\"entry\":\"AA==\"}\n").error,
+              HasSubstr("no signed tree head"));
+  EXPECT_TRUE(Verify(header + "\n").ok);  // an empty log
+}
+
+}  // namespace
+}  // namespace datalab::audit
