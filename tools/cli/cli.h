@@ -95,8 +95,13 @@ absl::Status FromGrpc(const grpc::Status& s);
 
 void RegisterHealthCommands(Registry& r);
 void RegisterIdentityCommands(Registry& r);
+void RegisterAuditCommands(Registry& r);
 // catalogue_commands.cc: catalogue, projects, users, floor.
 void RegisterCatalogueCommands(Registry& r);
+void RegisterPseudonymisationCommands(Registry& r);
+
+// upload_commands.cc: upload, jobs list|show|cancel, report.
+void RegisterUploadCommands(Registry& r);
 
 // Every command of the client, in the order `datalab --help` lists them.
 void RegisterAllCommands(Registry& r);

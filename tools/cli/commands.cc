@@ -5,7 +5,10 @@ namespace datalab::cli {
 void RegisterAllCommands(Registry& r) {
   RegisterIdentityCommands(r);
   RegisterHealthCommands(r);
+  RegisterAuditCommands(r);
   RegisterCatalogueCommands(r);
+  RegisterUploadCommands(r);
+  RegisterPseudonymisationCommands(r);
 }
 
 }  // namespace datalab::cli

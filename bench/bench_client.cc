@@ -1,0 +1,273 @@
+// datalab-bench-client: the load and latency client bench/run.sh uses to
+// measure the lab through its real network path. It prints one
+// `name value unit` line per figure (nothing is asserted here).
+//
+//   calls mode (default): authenticated catalogue reads
+//     --target=HOST:PORT --ca=ca.pem --token_file=F     through the gateway
+//     --target=HOST:PORT --ca=ca.pem --cert=gateway.pem --key=gateway.key
+//       --assertion_key=assertion.key                   straight to the catalogue,
+//                                                       as the gateway would call it
+//     --method=trust_floor|list_datasets --threads=N --seconds=S --channels=C
+//     --latency_samples=K   sequential calls on one thread first (p50/p95)
+//     --name=PREFIX         prefix of the printed figures
+//
+//   --mode=query: QueryService.RunQuery through the gateway
+//     --target --ca --token_file --project=projects/P --sql=TEXT
+//     --runs=20 --warmup=1 --name=PREFIX
+//
+// Direct mode re-uses one identity assertion (re-signed every 20 s) so it
+// measures what the backend itself costs; the gateway signs one per call,
+// which is part of the latency it adds.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/strip.h"
+#include "common/auth/authenticator.h"
+#include "common/auth/identity_assertion.h"
+#include "common/crypto/ed25519.h"
+#include "common/server/tls.h"
+#include "datalab/catalogue/v1/catalogue.grpc.pb.h"
+#include "datalab/query/v1/query.grpc.pb.h"
+
+ABSL_FLAG(std::string, mode, "calls", "calls | query");
+ABSL_FLAG(std::string, target, "", "host:port of the gateway (or the catalogue in direct mode)");
+ABSL_FLAG(std::string, ca, "", "CA bundle that signed the server certificate");
+ABSL_FLAG(std::string, token_file, "", "file holding a bearer token (gateway mode)");
+ABSL_FLAG(std::string, cert, "", "client certificate (direct mode: the gateway's)");
+ABSL_FLAG(std::string, key, "", "client key (direct mode)");
+ABSL_FLAG(std::string, assertion_key, "", "Ed25519 PEM key signing identity assertions (direct mode)");
+ABSL_FLAG(std::string, subject, "users/bench-researcher", "principal subject in direct mode");
+ABSL_FLAG(std::string, method, "trust_floor", "trust_floor | list_datasets");
+ABSL_FLAG(int, threads, 16, "concurrent callers in the throughput phase");
+ABSL_FLAG(int, channels, 4, "channels (connections) shared by the callers");
+ABSL_FLAG(double, seconds, 10, "duration of the throughput phase (0 skips it)");
+ABSL_FLAG(int, latency_samples, 2000, "sequential calls for p50/p95 (0 skips)");
+ABSL_FLAG(std::string, name, "gateway", "prefix of the printed figures");
+ABSL_FLAG(std::string, project, "", "projects/{p} for --mode=query");
+ABSL_FLAG(std::string, sql, "", "query text for --mode=query");
+ABSL_FLAG(int, runs, 20, "timed runs for --mode=query");
+ABSL_FLAG(int, warmup, 1, "untimed runs before timing");
+ABSL_FLAG(int, deadline_seconds, 120, "per-call deadline");
+
+namespace datalab::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "datalab-bench-client: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::string ReadTrimmed(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) Die("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(ss.str()));
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  // Nearest-rank percentile, the same definition bench/run.sh uses for the peers.
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  if (rank == 0) rank = 1;
+  return v[std::min(rank, v.size()) - 1];
+}
+
+// Attaches credentials to each call: a bearer token, or a (cached) assertion.
+class CallAuth {
+ public:
+  CallAuth() {
+    if (!absl::GetFlag(FLAGS_assertion_key).empty()) {
+      auto pem = server::ReadFileToString(absl::GetFlag(FLAGS_assertion_key));
+      if (!pem.ok()) Die(std::string(pem.status().message()));
+      auto key = crypto::Ed25519PrivateKey::FromPem(*pem);
+      if (!key.ok()) Die("invalid assertion key");
+      signer_ = std::make_unique<auth::AssertionSigner>(*key);
+      principal_.set_kind(common::v1::Principal::USER);
+      principal_.set_subject(absl::GetFlag(FLAGS_subject));
+      principal_.add_roles(common::v1::RESEARCHER);
+    } else {
+      if (absl::GetFlag(FLAGS_token_file).empty()) Die("--token_file or --assertion_key is required");
+      bearer_ = "Bearer " + ReadTrimmed(absl::GetFlag(FLAGS_token_file));
+    }
+  }
+
+  void Apply(grpc::ClientContext& ctx) {
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(absl::GetFlag(FLAGS_deadline_seconds)));
+    if (!signer_) {
+      ctx.AddMetadata(std::string(auth::kAuthorizationHeader), bearer_);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto now = Clock::now();
+    if (assertion_.empty() || now - signed_at_ > std::chrono::seconds(20)) {
+      auto a = signer_->Sign(principal_);
+      if (!a.ok()) Die("cannot sign assertion");
+      assertion_ = *a;
+      signed_at_ = now;
+    }
+    ctx.AddMetadata(auth::kAssertionHeader, assertion_);
+  }
+
+ private:
+  std::string bearer_;
+  std::unique_ptr<auth::AssertionSigner> signer_;
+  common::v1::Principal principal_;
+  std::mutex mu_;
+  std::string assertion_;
+  Clock::time_point signed_at_;
+};
+
+std::shared_ptr<grpc::Channel> Channel(int index) {
+  server::TlsFiles files{absl::GetFlag(FLAGS_cert), absl::GetFlag(FLAGS_key), absl::GetFlag(FLAGS_ca)};
+  grpc::ChannelArguments args;
+  // Distinct channel args keep gRPC from sharing one subchannel (connection).
+  args.SetInt("datalab.bench.channel", index);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto creds = server::MakeChannelCredentials(files);
+  if (!creds.ok()) Die(std::string(creds.status().message()));
+  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target), *creds, args);
+}
+
+grpc::Status OneRead(catalogue::v1::CatalogueService::Stub& stub, CallAuth& auth, bool list) {
+  grpc::ClientContext ctx;
+  auth.Apply(ctx);
+  if (list) {
+    catalogue::v1::ListDatasetsRequest req;
+    req.set_page_size(10);
+    catalogue::v1::ListDatasetsResponse resp;
+    return stub.ListDatasets(&ctx, req, &resp);
+  }
+  catalogue::v1::GetTrustFloorRequest req;
+  catalogue::v1::TrustFloor resp;
+  return stub.GetTrustFloor(&ctx, req, &resp);
+}
+
+int RunCalls() {
+  const std::string name = absl::GetFlag(FLAGS_name);
+  const bool list = absl::GetFlag(FLAGS_method) == "list_datasets";
+  CallAuth auth;
+  const int nchan = std::max(1, absl::GetFlag(FLAGS_channels));
+  std::vector<std::unique_ptr<catalogue::v1::CatalogueService::Stub>> stubs;
+  for (int i = 0; i < nchan; ++i) stubs.push_back(catalogue::v1::CatalogueService::NewStub(Channel(i)));
+
+  // Sanity: one call must succeed, or nothing else is worth timing.
+  grpc::Status first = OneRead(*stubs[0], auth, list);
+  if (!first.ok()) {
+    Die("first call failed: code " + std::to_string(first.error_code()) + ": " + first.error_message());
+  }
+
+  const int samples = absl::GetFlag(FLAGS_latency_samples);
+  if (samples > 0) {
+    for (int i = 0; i < std::min(200, samples); ++i) (void)OneRead(*stubs[0], auth, list);
+    std::vector<double> us;
+    us.reserve(samples);
+    for (int i = 0; i < samples; ++i) {
+      auto t0 = Clock::now();
+      grpc::Status s = OneRead(*stubs[0], auth, list);
+      if (!s.ok()) Die("call failed: " + s.error_message());
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    std::printf("%s_latency_p50 %.1f us\n", name.c_str(), Percentile(us, 50));
+    std::printf("%s_latency_p95 %.1f us\n", name.c_str(), Percentile(us, 95));
+    std::fflush(stdout);
+  }
+
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  if (seconds > 0) {
+    const int threads = std::max(1, absl::GetFlag(FLAGS_threads));
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> ok{0}, failed{0};
+    std::atomic<int> last_code{0};
+    std::vector<std::thread> pool;
+    auto t0 = Clock::now();
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        auto& stub = *stubs[t % nchan];
+        int64_t mine = 0, bad = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+          grpc::Status s = OneRead(stub, auth, list);
+          if (s.ok()) {
+            ++mine;
+          } else {
+            ++bad;
+            last_code = s.error_code();
+          }
+        }
+        ok += mine;
+        failed += bad;
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (auto& th : pool) th.join();
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("%s_calls_per_second %.0f calls/s\n", name.c_str(), static_cast<double>(ok) / secs);
+    if (failed > 0) {
+      std::fprintf(stderr, "%s: %lld calls failed (last code %d)\n", name.c_str(),
+                   static_cast<long long>(failed.load()), last_code.load());
+      std::printf("%s_failed_calls %lld calls\n", name.c_str(), static_cast<long long>(failed.load()));
+    }
+  }
+  return 0;
+}
+
+int RunQueries() {
+  const std::string name = absl::GetFlag(FLAGS_name);
+  CallAuth auth;
+  auto stub = query::v1::QueryService::NewStub(Channel(0));
+  query::v1::RunQueryRequest req;
+  req.set_project(absl::GetFlag(FLAGS_project));
+  req.set_sql(absl::GetFlag(FLAGS_sql));
+  req.set_purpose("benchmark");
+  auto once = [&](query::v1::QueryResult* out) {
+    grpc::ClientContext ctx;
+    auth.Apply(ctx);
+    grpc::Status s = stub->RunQuery(&ctx, req, out);
+    if (!s.ok()) Die(name + ": code " + std::to_string(s.error_code()) + ": " + s.error_message());
+  };
+  query::v1::QueryResult result;
+  for (int i = 0; i < absl::GetFlag(FLAGS_warmup); ++i) once(&result);
+  std::vector<double> ms;
+  for (int i = 0; i < absl::GetFlag(FLAGS_runs); ++i) {
+    result.Clear();
+    auto t0 = Clock::now();
+    once(&result);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::printf("%s_p50 %.2f ms\n", name.c_str(), Percentile(ms, 50));
+  std::printf("%s_p95 %.2f ms\n", name.c_str(), Percentile(ms, 95));
+  std::printf("%s_rows %d rows\n", name.c_str(), result.rows_size());
+  return 0;
+}
+
+}  // namespace
+}  // namespace datalab::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_target).empty() || absl::GetFlag(FLAGS_ca).empty()) {
+    datalab::bench::Die("--target and --ca are required");
+  }
+  if (absl::GetFlag(FLAGS_mode) == "query") return datalab::bench::RunQueries();
+  if (absl::GetFlag(FLAGS_mode) == "calls") return datalab::bench::RunCalls();
+  datalab::bench::Die("--mode must be calls or query");
+}
