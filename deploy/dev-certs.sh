@@ -12,6 +12,7 @@
 #   DIR/secrets/audit-signing.key, .pub     the audit log's Ed25519 tree-head key
 #   DIR/secrets/release-signing.key, .pub   the query service's release-record key
 #   DIR/secrets/kek.b64                     the pseudonymisation key-encryption key (32 bytes, base64)
+#   DIR/secrets/staging.b64                 ingestion's key wrapping staged upload keys (32 bytes, base64)
 set -euo pipefail
 dir=${1:?usage: dev-certs.sh DIR}
 pki="$dir/pki"
@@ -51,5 +52,6 @@ for k in assertion audit-signing release-signing; do
 done
 
 [ -f "$sec/kek.b64" ] || openssl rand -base64 32 > "$sec/kek.b64"
+[ -f "$sec/staging.b64" ] || openssl rand -base64 32 > "$sec/staging.b64"
 chmod 600 "$pki"/*.key "$sec"/*
 echo "dev PKI and secrets in $dir"

@@ -83,7 +83,8 @@ cmd_up() {
     --query_target="$(target query)" --kek_file="$VAR/secrets/kek.b64"
   start ingestion "${assertion[@]}" --audit_target="$audit" \
     --catalogue_target="$(target catalogue)" --query_target="$(target query)" \
-    --pseudonymisation_target="$(target pseudonymisation)"
+    --pseudonymisation_target="$(target pseudonymisation)" \
+    --staging_key_file="$VAR/secrets/staging.b64"
   start gateway --require_client_cert=false --audit_target="$audit" \
     --assertion_signing_key="$VAR/secrets/assertion.key" \
     --jwks_file="$VAR/dev-idp/jwks.json" --oidc_issuer="$ISSUER" --oidc_audience="$AUDIENCE" \

@@ -312,6 +312,32 @@ TEST_F(GatewayTest, RateLimitSaysWhenToRetry) {
   EXPECT_GT(exhausted, 0);
 }
 
+// Many threads, a limiter that refuses some calls: forwarded and refused
+// calls interleave on the same connection without crashing or leaking.
+TEST_F(GatewayTest, ConcurrentForwardedAndRefusedCalls) {
+  std::string token = Token("load", {"researcher"});
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      auto stub = cat::CatalogueService::NewStub(channel_);
+      for (int i = 0; i < 100; ++i) {
+        cat::TrustFloor floor;
+        auto ctx = Ctx(token);
+        grpc::Status s = stub->GetTrustFloor(ctx.get(), {}, &floor);
+        if (s.ok()) ++ok;
+        else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++refused;
+        else ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok + refused, 1600);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(refused.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+}
+
 TEST_F(GatewayTest, WhoAmI) {
   auto stub = gateway::v1::GatewayService::NewStub(channel_);
   gateway::v1::WhoAmIResponse resp;

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     return datalab::cli::kUsage;
   }
   std::vector<std::string> rest(words.begin() + consumed, words.end());
-  auto args = datalab::cli::Args::Parse(rest, {"json", "csv", "yes", "quiet", "wait"});
+  auto args = datalab::cli::Args::Parse(rest, {"json", "csv", "yes", "quiet", "wait", "allow-duplicate", "reversible"});
   if (!args.ok()) {
     std::cerr << "error: " << args.status().message() << " (see `datalab " << cmd->name
               << " --help`)\n";

@@ -1,0 +1,164 @@
+#include "services/ingestion/clients.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/grpc_status.h"
+
+namespace datalab::ingestion {
+namespace {
+
+std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration d) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
+  return ctx;
+}
+
+absl::Status Named(const grpc::Status& s, const char* callee) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(callee, ": ", s.error_message()));
+}
+
+class GrpcVersionWriter : public VersionWriter {
+ public:
+  GrpcVersionWriter(query::v1::QueryService::StubInterface* stub, absl::Duration d)
+      : ctx_(Ctx(d)) {
+    writer_ = stub->WriteDatasetVersion(ctx_.get(), &response_);
+  }
+  ~GrpcVersionWriter() override {
+    if (!done_) Abort();
+  }
+  absl::Status Begin(const query::v1::VersionSpec& spec) override {
+    query::v1::WriteDatasetVersionRequest r;
+    *r.mutable_begin() = spec;
+    return Send(r);
+  }
+  absl::Status Write(const query::v1::RowBatch& batch) override {
+    query::v1::WriteDatasetVersionRequest r;
+    *r.mutable_batch() = batch;
+    return Send(r);
+  }
+  absl::StatusOr<query::v1::WriteDatasetVersionResponse> Commit(
+      const query::v1::CommitVersion& commit) override {
+    query::v1::WriteDatasetVersionRequest r;
+    *r.mutable_commit() = commit;
+    absl::Status sent = Send(r);
+    done_ = true;
+    writer_->WritesDone();
+    grpc::Status s = writer_->Finish();
+    if (!s.ok()) return Named(s, "query store");
+    if (!sent.ok()) return sent;
+    return response_;
+  }
+  void Abort() override {
+    if (done_) return;
+    done_ = true;
+    ctx_->TryCancel();
+    (void)writer_->Finish();
+  }
+
+ private:
+  absl::Status Send(const query::v1::WriteDatasetVersionRequest& r) {
+    if (done_) return absl::FailedPreconditionError("write stream already ended");
+    if (!writer_->Write(r)) {
+      done_ = true;
+      grpc::Status s = writer_->Finish();
+      if (s.ok()) return absl::UnavailableError("query store: the write stream closed early");
+      return Named(s, "query store");
+    }
+    return absl::OkStatus();
+  }
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  query::v1::WriteDatasetVersionResponse response_;
+  std::unique_ptr<grpc::ClientWriterInterface<query::v1::WriteDatasetVersionRequest>> writer_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<catalogue::v1::Dataset> GrpcCatalogue::GetDataset(const std::string& name) {
+  catalogue::v1::GetDatasetRequest req;
+  req.set_name(name);
+  catalogue::v1::Dataset out;
+  auto ctx = Ctx(deadline_);
+  grpc::Status s = stub_->GetDataset(ctx.get(), req, &out);
+  if (!s.ok()) return Named(s, "catalogue");
+  return out;
+}
+
+absl::StatusOr<catalogue::v1::Schema> GrpcCatalogue::GetSchema(const std::string& name) {
+  catalogue::v1::GetSchemaRequest req;
+  req.set_name(name);
+  catalogue::v1::Schema out;
+  auto ctx = Ctx(deadline_);
+  grpc::Status s = stub_->GetSchema(ctx.get(), req, &out);
+  if (!s.ok()) return Named(s, "catalogue");
+  return out;
+}
+
+absl::StatusOr<catalogue::v1::DatasetVersion> GrpcCatalogue::RegisterDatasetVersion(
+    const catalogue::v1::RegisterDatasetVersionRequest& request) {
+  catalogue::v1::DatasetVersion out;
+  auto ctx = Ctx(deadline_);
+  grpc::Status s = stub_->RegisterDatasetVersion(ctx.get(), request, &out);
+  if (!s.ok()) return Named(s, "catalogue");
+  return out;
+}
+
+absl::Status GrpcPseudonymiser::Pseudonymise(
+    const std::string& domain, const std::string& job,
+    const std::vector<std::string>& identifiers,
+    std::vector<pseudonymisation::v1::PseudonymResult>* results) {
+  results->clear();
+  results->reserve(identifiers.size());
+  for (size_t start = 0; start < identifiers.size(); start += max_per_call_) {
+    const size_t end = std::min(identifiers.size(), start + max_per_call_);
+    pseudonymisation::v1::PseudonymiseRequest req;
+    req.set_domain(domain);
+    req.set_job(job);
+    req.set_packed_response(true);
+    req.mutable_identifiers()->Reserve(static_cast<int>(end - start));
+    for (size_t i = start; i < end; ++i) req.add_identifiers(identifiers[i]);
+    pseudonymisation::v1::PseudonymiseResponse resp;
+    auto ctx = Ctx(deadline_);
+    grpc::Status s = stub_->Pseudonymise(ctx.get(), req, &resp);
+    req.Clear();
+    if (!s.ok()) return Named(s, "pseudonymisation");
+    const size_t n = end - start;
+    if (resp.results_size() == static_cast<int>(n)) {
+      for (auto& r : *resp.mutable_results()) results->push_back(std::move(r));
+      continue;
+    }
+    // Packed form: fixed-width pseudonyms concatenated, errors by index.
+    const std::string& packed = resp.packed_pseudonyms();
+    if (n == 0 || packed.size() % n != 0 || resp.results_size() != 0) {
+      return absl::InternalError("pseudonymisation: wrong number of results");
+    }
+    const size_t width = packed.size() / n;
+    const size_t base = results->size();
+    for (size_t i = 0; i < n; ++i) {
+      pseudonymisation::v1::PseudonymResult r;
+      r.set_pseudonym(packed.substr(i * width, width));
+      results->push_back(std::move(r));
+    }
+    for (const auto& e : resp.errors()) {
+      if (e.index() < 0 || static_cast<size_t>(e.index()) >= n) {
+        return absl::InternalError("pseudonymisation: error index out of range");
+      }
+      auto& r = (*results)[base + e.index()];
+      r.clear_pseudonym();
+      r.set_error(e.error().empty() ? "invalid identifier" : e.error());
+    }
+    for (int t : resp.temporary_indexes()) {
+      if (t >= 0 && static_cast<size_t>(t) < n) (*results)[base + t].set_temporary(true);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<VersionWriter>> GrpcVersionStore::OpenWriter() {
+  return std::unique_ptr<VersionWriter>(new GrpcVersionWriter(stub_.get(), deadline_));
+}
+
+}  // namespace datalab::ingestion

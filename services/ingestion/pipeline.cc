@@ -1,0 +1,590 @@
+#include "services/ingestion/pipeline.h"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto/encoding.h"
+#include "common/identifiers/uln.h"
+#include "common/identifiers/upn.h"
+#include "common/identifiers/urn.h"
+
+namespace datalab::ingestion {
+namespace {
+
+namespace cv1 = ::datalab::common::v1;
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Validates and normalises an identifier; the error reason never holds it.
+absl::StatusOr<std::string> CheckIdentifier(IdentifierCheck check, std::string_view text) {
+  switch (check) {
+    case IdentifierCheck::kUpn: {
+      auto u = identifiers::ValidateUpn(text);
+      if (!u.ok()) return u.status();
+      return u->normalised;
+    }
+    case IdentifierCheck::kUln:
+      return identifiers::ValidateUln(text);
+    case IdentifierCheck::kUrn: {
+      auto u = identifiers::ParseUrn(text);
+      if (!u.ok()) return absl::InvalidArgumentError("not a valid URN");
+      return std::to_string(*u);
+    }
+    case IdentifierCheck::kNone:
+      break;
+  }
+  return std::string(Trim(text));
+}
+
+const char* IdentifierRule(IdentifierCheck check) {
+  switch (check) {
+    case IdentifierCheck::kUpn: return "upn_check_letter";
+    case IdentifierCheck::kUln: return "uln_check_digit";
+    case IdentifierCheck::kUrn: return "urn";
+    default: return "identifier";
+  }
+}
+
+// A reason that never repeats the cell: date errors from the parser may
+// echo the day and month, and a date of birth is pupil data.
+std::string TypeReason(cv1::ColumnType type, const csv::ParsedValue& v) {
+  switch (type) {
+    case cv1::DATE: return "not a valid date";
+    case cv1::BOOLEAN: return "not a yes/no value";
+    case cv1::INTEGER:
+    case cv1::DECIMAL:
+    case cv1::PERCENTAGE:
+      return v.ErrorMessage();  // "not an integer", "not a number", ...
+    default:
+      return "not a valid value";
+  }
+}
+
+// Removes rows whose keep[i] is false from one column.
+void CompactColumn(query::v1::ColumnValues* c, const std::vector<bool>& keep) {
+  auto compact = [&](auto* field) {
+    if (field->size() != static_cast<int>(keep.size())) return;
+    int w = 0;
+    for (int r = 0; r < field->size(); ++r) {
+      if (!keep[r]) continue;
+      if (w != r) {
+        using std::swap;
+        swap((*field)[w], (*field)[r]);
+      }
+      ++w;
+    }
+    field->Truncate(w);
+  };
+  compact(c->mutable_ints());
+  compact(c->mutable_doubles());
+  auto* s = c->mutable_strings();
+  if (s->size() == static_cast<int>(keep.size())) {
+    int w = 0;
+    for (int r = 0; r < s->size(); ++r) {
+      if (!keep[r]) continue;
+      if (w != r) s->Mutable(w)->swap(*s->Mutable(r));
+      ++w;
+    }
+    while (s->size() > w) s->RemoveLast();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RowPipeline>> RowPipeline::Create(
+    const CompiledSchema* schema, const PipelineOptions& options,
+    Pseudonymiser* pseudonymiser, BatchSink* sink) {
+  if (options.batch_rows <= 0) return absl::InvalidArgumentError("batch_rows must be positive");
+  auto hasher = crypto::Sha256Hasher::Create();
+  if (!hasher.ok()) return hasher.status();
+  std::unique_ptr<RowPipeline> p(
+      new RowPipeline(schema, options, pseudonymiser, sink, std::move(*hasher)));
+  csv::CsvOptions co;
+  co.encoding = options.encoding;
+  co.check_field_count = false;  // a short row is a row error, not a file error
+  auto reader = csv::CsvReader::Create(co);
+  if (!reader.ok()) return reader.status();
+  p->reader_ = std::move(*reader);
+  return p;
+}
+
+RowPipeline::RowPipeline(const CompiledSchema* schema, const PipelineOptions& options,
+                         Pseudonymiser* pseudonymiser, BatchSink* sink,
+                         crypto::Sha256Hasher hasher)
+    : schema_(schema),
+      options_(options),
+      pseudonymiser_(pseudonymiser),
+      sink_(sink),
+      hasher_(std::move(hasher)) {
+  row_.resize(schema_->columns().size());
+  stats_.resize(schema_->columns().size());
+  for (size_t i = 0; i < schema_->columns().size(); ++i) {
+    const std::string& n = schema_->columns()[i].column.name();
+    if (n == "urn" || n == "school_urn") school_urn_column_ = static_cast<int>(i);
+  }
+  ResetBatch();
+}
+
+void RowPipeline::ResetBatch() {
+  batch_.Clear();
+  const size_t n = schema_->stored_columns().size();
+  for (size_t i = 0; i < n; ++i) batch_.add_columns();
+  missing_.assign(n, std::string());
+  any_missing_.assign(n, false);
+  batch_rows_at_.clear();
+  batch_count_ = 0;
+}
+
+v1::JobProgress RowPipeline::progress() const {
+  v1::JobProgress p;
+  p.set_rows_parsed(parsed_.load());
+  p.set_rows_validated(validated_.load());
+  p.set_rows_treated(treated_.load());
+  p.set_rows_loaded(loaded_.load());
+  p.set_rows_quarantined(quarantined_.load());
+  p.set_rows_summary_skipped(summary_.load());
+  return p;
+}
+
+void RowPipeline::AddError(int64_t row, int64_t line, const std::string& column,
+                           const std::string& rule, const std::string& reason) {
+  ++totals_[absl::StrCat(rule, "\x1f", column)];
+  if (report_.errors_size() >= options_.max_reported_errors) {
+    report_.set_errors_truncated(true);
+    return;
+  }
+  v1::RowError* e = report_.add_errors();
+  e->set_row(row);
+  e->set_line(line);
+  e->set_column(column);
+  e->set_rule(rule);
+  e->set_reason(reason);
+}
+
+void RowPipeline::Reject(const std::string& reason) {
+  if (!rejected_) {
+    rejected_ = true;
+    reject_reason_ = reason;
+  }
+  ResetBatch();  // nothing more is treated or written
+}
+
+absl::Status RowPipeline::Feed(std::string_view chunk) {
+  if (reader_failed_) return absl::OkStatus();
+  if (absl::Status s = reader_->Feed(chunk); !s.ok()) {
+    reader_failed_ = true;
+    AddError(0, 0, "", "csv", std::string(s.message()));
+    Reject(absl::StrCat("the file is not well-formed CSV: ", s.message()));
+    return absl::OkStatus();
+  }
+  return Drain();
+}
+
+absl::Status RowPipeline::Drain() {
+  csv::CsvRecord rec;
+  while (!reader_failed_) {
+    absl::StatusOr<bool> got = reader_->Next(&rec);
+    if (!got.ok()) {
+      reader_failed_ = true;
+      AddError(0, 0, "", "csv", std::string(got.status().message()));
+      Reject(absl::StrCat("the file is not well-formed CSV: ", got.status().message()));
+      return absl::OkStatus();
+    }
+    if (!*got) break;
+    if (!header_seen_) {
+      OnHeader(rec);
+      continue;
+    }
+    if (absl::Status s = OnRow(rec); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+void RowPipeline::OnHeader(const csv::CsvRecord& rec) {
+  header_seen_ = true;
+  header_fields_ = rec.fields.size();
+  csv::HeaderMapping m = schema_->matcher().Match(rec.fields);
+  field_for_column_ = m.field_for_column;
+  // Header names are the uploader's text, not pupil data, but a file sent
+  // without a header row has data there: report positions for unknown
+  // headers only when they look like header text (no digits-only cells).
+  for (int f : m.unknown_fields) {
+    std::string_view h = Trim(rec.fields[f]);
+    bool looks_like_data = h.empty() || std::all_of(h.begin(), h.end(), [](char c) {
+                             return absl::ascii_isdigit(static_cast<unsigned char>(c));
+                           });
+    report_.add_unknown_headers(looks_like_data ? absl::StrCat("column ", f + 1)
+                                                : std::string(h.substr(0, 200)));
+  }
+  for (int c : m.missing_required) {
+    report_.add_missing_headers(schema_->columns()[c].column.name());
+  }
+  for (int f : m.duplicate_fields) {
+    AddError(0, rec.line_number, "", "duplicate_header",
+             absl::StrCat("header in column ", f + 1, " repeats an earlier header"));
+  }
+  if (!m.missing_required.empty()) {
+    Reject(absl::StrCat(m.missing_required.size(),
+                        " required column(s) missing from the header row"));
+  } else if (!m.duplicate_fields.empty()) {
+    Reject("the header row repeats a column");
+  }
+}
+
+absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
+  const int64_t row_no = rec.record_number - 1;
+  const int64_t line = rec.line_number;
+  parsed_.fetch_add(1, std::memory_order_relaxed);
+  const auto& cols = schema_->columns();
+
+  // Summary rows (national / LA) are recognised, counted and skipped.
+  if (schema_->summary_column() >= 0) {
+    int f = field_for_column_[schema_->summary_column()];
+    if (f >= 0 && static_cast<size_t>(f) < rec.fields.size() &&
+        schema_->IsSummaryValue(Trim(rec.fields[f]))) {
+      summary_.fetch_add(1, std::memory_order_relaxed);
+      return absl::OkStatus();
+    }
+  }
+  report_.set_rows_total(report_.rows_total() + 1);
+
+  bool bad = false;
+  const bool short_row = rec.fields.size() != header_fields_;
+  if (short_row) {
+    AddError(row_no, line, "", "field_count",
+             absl::StrCat("has ", rec.fields.size(), " fields, the header has ", header_fields_));
+    bad = true;
+  }
+  std::string school_of_row = options_.school;
+  for (size_t c = 0; c < cols.size() && !short_row; ++c) {
+    const CompiledColumn& cc = cols[c];
+    Cell& cell = row_[c];
+    cell.kind = Cell::kMissing;
+    cell.missing = cv1::BLANK;
+    ColumnStats& st = stats_[c];
+    ++st.cells;
+    const int f = field_for_column_[c];
+    std::string_view text =
+        f >= 0 && static_cast<size_t>(f) < rec.fields.size() ? rec.fields[f] : std::string_view();
+    const std::string& name = cc.column.name();
+    csv::ParsedValue v = cc.parser.Parse(text);
+    if (v.is_error()) {
+      AddError(row_no, line, name, "type", TypeReason(cc.type, v));
+      bad = true;
+      continue;
+    }
+    if (v.is_missing()) {
+      if (v.marker.empty() && cc.blank_is_error) {
+        AddError(row_no, line, name, "required", "a value is required");
+        bad = true;
+        continue;
+      }
+      cell.missing = static_cast<uint8_t>(MissingReasonForMarker(v.marker));
+      ++markers_[absl::StrCat(name, "\x1f", v.marker.empty() ? std::string("(blank)") : std::string(v.marker))];
+      continue;
+    }
+    ++st.present;
+    // Value checks.
+    if (cc.type == cv1::CODE && !cc.codes.contains(std::string(v.string_value))) {
+      AddError(row_no, line, name, "code_list", "not one of the column's codes");
+      bad = true;
+      continue;
+    }
+    if (cc.column.has_range()) {
+      double x = v.type == csv::ColumnType::kInteger ? static_cast<double>(v.int_value)
+                                                     : v.decimal_value;
+      if ((v.type == csv::ColumnType::kInteger || v.type == csv::ColumnType::kDecimal) &&
+          (x < cc.column.min_value() || x > cc.column.max_value())) {
+        AddError(row_no, line, name, "range",
+                 absl::StrCat("outside the allowed range ", cc.column.min_value(), " to ",
+                              cc.column.max_value()));
+        bad = true;
+        continue;
+      }
+    }
+    // Fill the cell with the treated (or, for PSEUDONYMISE, normalised) value.
+    if (cc.identifier_check != IdentifierCheck::kNone) {
+      auto id = CheckIdentifier(cc.identifier_check, v.string_value.empty()
+                                                         ? Trim(text)
+                                                         : v.string_value);
+      if (!id.ok()) {
+        AddError(row_no, line, name, IdentifierRule(cc.identifier_check),
+                 std::string(id.status().message()));
+        bad = true;
+        continue;
+      }
+      cell.kind = Cell::kString;
+      cell.s = std::move(*id);
+    } else {
+      switch (v.type) {
+        case csv::ColumnType::kInteger:
+          cell.kind = Cell::kInt;
+          cell.i = v.int_value;
+          break;
+        case csv::ColumnType::kDecimal:
+          cell.kind = Cell::kDouble;
+          cell.d = v.decimal_value;
+          break;
+        case csv::ColumnType::kBoolean:
+          cell.kind = Cell::kInt;
+          cell.i = v.bool_value ? 1 : 0;
+          break;
+        case csv::ColumnType::kDate:
+          if (cc.treatment == cv1::GENERALISE_DOB_YEAR_MONTH) {
+            cell.kind = Cell::kString;
+            cell.s = absl::StrFormat("%04d-%02d", v.date_value.year(), v.date_value.month());
+          } else {
+            cell.kind = Cell::kInt;
+            cell.i = v.date_value - absl::CivilDay(1970, 1, 1);
+          }
+          break;
+        case csv::ColumnType::kString:
+          cell.kind = Cell::kString;
+          if (cc.treatment == cv1::GENERALISE_POSTCODE_DISTRICT) {
+            cell.s = PostcodeDistrict(v.string_value);
+            if (cell.s.empty()) {
+              AddError(row_no, line, name, "postcode", "not a UK postcode");
+              bad = true;
+              continue;
+            }
+          } else {
+            cell.s.assign(v.string_value.data(), v.string_value.size());
+          }
+          break;
+      }
+    }
+    ++st.valid;
+    if (static_cast<int>(c) == school_urn_column_ && cell.kind != Cell::kMissing) {
+      school_of_row = cell.kind == Cell::kString ? cell.s : std::to_string(cell.i);
+    }
+  }
+
+  // One record per subject per period.
+  if (!bad && schema_->schema().unique_subject_per_period() && schema_->subject_column() >= 0 &&
+      row_[schema_->subject_column()].kind == Cell::kString) {
+    std::string key = row_[schema_->subject_column()].s;
+    const auto periods = schema_->period_columns();
+    if (periods.empty()) {
+      absl::StrAppend(&key, "\x1f", options_.period);
+    }
+    for (int pc : periods) {
+      const Cell& p = row_[pc];
+      absl::StrAppend(&key, "\x1f", p.kind == Cell::kString ? p.s
+                                    : p.kind == Cell::kInt  ? std::to_string(p.i)
+                                    : p.kind == Cell::kDouble ? absl::StrCat(p.d)
+                                                              : "");
+    }
+    uint64_t h = std::hash<std::string>()(key);
+    if (!seen_.insert(h).second) {
+      ++duplicate_subject_rows_;
+      AddError(row_no, line, schema_->columns()[schema_->subject_column()].column.name(),
+               "duplicate_subject", "more than one record for this subject in the period");
+      bad = true;
+    }
+  }
+
+  if (school_urn_column_ >= 0 && options_.school == "trust-wide") {
+    for (size_t c = 0; c < cols.size(); ++c) {
+      auto& e = stats_[c].by_school[school_of_row];
+      if (stats_[c].by_school.size() > 5000) break;  // bounded memory
+      ++e.first;
+      e.second += row_[c].kind != Cell::kMissing ? 1 : 0;
+    }
+  }
+
+  validated_.fetch_add(1, std::memory_order_relaxed);
+  if (bad) {
+    report_.set_rows_invalid(report_.rows_invalid() + 1);
+    if (options_.policy == v1::QUARANTINE) {
+      quarantined_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      Reject("the upload has invalid rows and its error policy is REJECT");
+    }
+    return absl::OkStatus();
+  }
+  report_.set_rows_valid(report_.rows_valid() + 1);
+  if (rejected_) return absl::OkStatus();
+  AppendRow();
+  batch_rows_at_.emplace_back(row_no, line);
+  if (++batch_count_ >= options_.batch_rows) return Flush();
+  return absl::OkStatus();
+}
+
+void RowPipeline::AppendRow() {
+  const auto& cols = schema_->columns();
+  for (size_t c = 0; c < cols.size(); ++c) {
+    const CompiledColumn& cc = cols[c];
+    if (cc.stored_index < 0) continue;
+    query::v1::ColumnValues* out = batch_.mutable_columns(cc.stored_index);
+    Cell& cell = row_[c];
+    std::string& miss = missing_[cc.stored_index];
+    if (cell.kind == Cell::kMissing) {
+      miss.push_back(static_cast<char>(cell.missing));
+      any_missing_[cc.stored_index] = true;
+    } else {
+      miss.push_back('\0');
+    }
+    switch (cc.stored_type) {
+      case cv1::INTEGER:
+      case cv1::DATE:
+      case cv1::BOOLEAN:
+        out->add_ints(cell.kind == Cell::kInt ? cell.i : 0);
+        break;
+      case cv1::DECIMAL:
+      case cv1::PERCENTAGE:
+        out->add_doubles(cell.kind == Cell::kDouble ? cell.d : 0.0);
+        break;
+      default:
+        if (cell.kind == Cell::kString) {
+          out->add_strings(std::move(cell.s));
+          cell.s.clear();
+        } else {
+          out->add_strings();
+        }
+    }
+  }
+}
+
+absl::Status RowPipeline::Flush() {
+  if (rejected_ || batch_count_ == 0) {
+    ResetBatch();
+    return absl::OkStatus();
+  }
+  const auto& cols = schema_->columns();
+  std::vector<bool> keep(batch_count_, true);
+  bool dropped_any = false;
+  for (const CompiledColumn& cc : cols) {
+    if (cc.treatment != cv1::PSEUDONYMISE || cc.stored_index < 0) continue;
+    auto* strings = batch_.mutable_columns(cc.stored_index)->mutable_strings();
+    const std::string& miss = missing_[cc.stored_index];
+    std::vector<std::string> ids;
+    std::vector<int> rows;
+    ids.reserve(strings->size());
+    for (int r = 0; r < strings->size(); ++r) {
+      if (miss[r] != 0) continue;
+      ids.push_back(std::move(*strings->Mutable(r)));
+      rows.push_back(r);
+    }
+    std::vector<pseudonymisation::v1::PseudonymResult> results;
+    if (!ids.empty()) {
+      absl::Status s = pseudonymiser_->Pseudonymise(schema_->dataset().identifier_domain(),
+                                                    options_.job, ids, &results);
+      for (auto& id : ids) std::fill(id.begin(), id.end(), '\0');  // best effort
+      if (!s.ok()) return s;
+      if (results.size() != ids.size()) {
+        return absl::InternalError("pseudonymisation returned the wrong number of results");
+      }
+    }
+    for (size_t k = 0; k < rows.size(); ++k) {
+      const int r = rows[k];
+      if (!results[k].error().empty() || results[k].pseudonym().empty()) {
+        if (keep[r]) {
+          keep[r] = false;
+          dropped_any = true;
+          AddError(batch_rows_at_[r].first, batch_rows_at_[r].second, cc.column.name(),
+                   "pseudonymise",
+                   results[k].error().empty() ? "no pseudonym returned" : results[k].error());
+        }
+        strings->Mutable(r)->clear();
+      } else {
+        *strings->Mutable(r) = std::move(*results[k].mutable_pseudonym());
+      }
+    }
+  }
+  int64_t rows = batch_count_;
+  if (dropped_any) {
+    int64_t bad = std::count(keep.begin(), keep.end(), false);
+    report_.set_rows_invalid(report_.rows_invalid() + bad);
+    report_.set_rows_valid(report_.rows_valid() - bad);
+    if (options_.policy != v1::QUARANTINE) {
+      Reject("the upload has invalid identifiers and its error policy is REJECT");
+      return absl::OkStatus();
+    }
+    quarantined_.fetch_add(bad, std::memory_order_relaxed);
+    for (auto& c : *batch_.mutable_columns()) CompactColumn(&c, keep);
+    for (size_t i = 0; i < missing_.size(); ++i) {
+      std::string m;
+      for (size_t r = 0; r < keep.size(); ++r) {
+        if (keep[r]) m.push_back(missing_[i][r]);
+      }
+      missing_[i] = std::move(m);
+    }
+    rows -= bad;
+  }
+  treated_.fetch_add(rows, std::memory_order_relaxed);
+  if (rows > 0) {
+    const size_t n = schema_->stored_columns().size();
+    auto* school = batch_.mutable_columns(static_cast<int>(n - 2))->mutable_strings();
+    auto* period = batch_.mutable_columns(static_cast<int>(n - 1))->mutable_strings();
+    school->Reserve(static_cast<int>(rows));
+    period->Reserve(static_cast<int>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      school->Add()->assign(options_.school);
+      period->Add()->assign(options_.period);
+    }
+    for (size_t i = 0; i + 2 < n; ++i) {
+      if (any_missing_[i]) batch_.mutable_columns(static_cast<int>(i))->set_missing(missing_[i]);
+    }
+    batch_.set_rows(rows);
+    hasher_.Update(batch_.SerializeAsString());
+    if (absl::Status s = sink_->Write(batch_); !s.ok()) return s;
+    loaded_.fetch_add(rows, std::memory_order_relaxed);
+  }
+  ResetBatch();
+  return absl::OkStatus();
+}
+
+absl::Status RowPipeline::Finish() {
+  if (!reader_failed_) {
+    if (absl::Status s = reader_->Finish(); !s.ok()) {
+      reader_failed_ = true;
+      AddError(0, 0, "", "csv", std::string(s.message()));
+      Reject(absl::StrCat("the file is not well-formed CSV: ", s.message()));
+    } else if (absl::Status d = Drain(); !d.ok()) {
+      return d;
+    }
+  }
+  if (!header_seen_ && !rejected_) Reject("the file is empty: no header row");
+  if (header_seen_ && !rejected_ && report_.rows_total() == 0) {
+    Reject("the file has a header row but no data rows");
+  }
+  if (!rejected_ && report_.rows_valid() == 0) {
+    Reject("no valid rows to load");
+  }
+  if (absl::Status s = Flush(); !s.ok()) return s;
+  report_.set_encoding_detected(std::string(csv::EncodingName(reader_->encoding())));
+  report_.set_rows_summary_skipped(summary_.load());
+  std::vector<std::pair<std::string, int64_t>> totals(totals_.begin(), totals_.end());
+  std::sort(totals.begin(), totals.end());
+  for (const auto& [k, n] : totals) {
+    std::vector<std::string> parts = absl::StrSplit(k, '\x1f');
+    auto* t = report_.add_totals();
+    t->set_rule(parts[0]);
+    t->set_column(parts.size() > 1 ? parts[1] : "");
+    t->set_count(n);
+  }
+  std::vector<std::pair<std::string, int64_t>> markers(markers_.begin(), markers_.end());
+  std::sort(markers.begin(), markers.end());
+  for (const auto& [k, n] : markers) {
+    std::vector<std::string> parts = absl::StrSplit(k, '\x1f');
+    auto* m = report_.add_missing_markers();
+    m->set_column(parts[0]);
+    m->set_marker(parts.size() > 1 ? parts[1] : "");
+    m->set_count(n);
+  }
+  auto digest = hasher_.Finish();
+  if (!digest.ok()) return digest.status();
+  content_sha256_ = crypto::HexEncode(*digest);
+  return absl::OkStatus();
+}
+
+}  // namespace datalab::ingestion

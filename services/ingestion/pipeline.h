@@ -1,0 +1,175 @@
+// The row pipeline of one ingestion job: CSV bytes in (in chunks, as staged),
+// treated RowBatches out, plus the validation report and quality numbers.
+//
+//   bytes -> CsvReader -> header match -> per row: summary check, typed
+//   parse, required / code list / range / identifier / one-per-subject-per-
+//   period checks -> column builders (~batch_rows rows) -> treatment
+//   (pseudonymise in one call per column per batch, generalise, drop) ->
+//   BatchSink.
+//
+// Memory is bounded by one batch of rows plus the per-(subject, period)
+// duplicate set (8 bytes a row): the file is never held whole.
+//
+// Error policy:
+//   REJECT      the first invalid row stops all treatment and writing; the
+//               rest of the file is still validated so the report is whole.
+//               rejected() is then true and the caller must abort the write.
+//   QUARANTINE  invalid rows are counted and set aside; the rest is written.
+// File-level problems (no header row, missing required headers, malformed
+// CSV such as an unterminated quote or invalid UTF-8, no data rows) reject
+// the upload under either policy.
+//
+// Privacy: row errors carry the row, line, column name, rule and a reason
+// that never contains the cell text. Raw identifiers live only in the
+// current batch's memory until they are replaced by pseudonyms.
+//
+// Thread safety: one pipeline per job, driven by one thread. progress() may
+// be read from any thread.
+#ifndef DATALAB_SERVICES_INGESTION_PIPELINE_H_
+#define DATALAB_SERVICES_INGESTION_PIPELINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/crypto/sha256.h"
+#include "common/csv/csv_reader.h"
+#include "datalab/ingestion/v1/ingestion.pb.h"
+#include "datalab/pseudonymisation/v1/pseudonymisation.pb.h"
+#include "datalab/query/v1/query.pb.h"
+#include "services/ingestion/compiled_schema.h"
+
+namespace datalab::ingestion {
+
+// Turns identifiers into pseudonyms; one result per identifier, same order.
+// A result with `error` set means the identifier is invalid (a row error);
+// a non-OK status means the service could not be asked (the job fails).
+class Pseudonymiser {
+ public:
+  virtual ~Pseudonymiser() = default;
+  virtual absl::Status Pseudonymise(
+      const std::string& domain, const std::string& job,
+      const std::vector<std::string>& identifiers,
+      std::vector<pseudonymisation::v1::PseudonymResult>* results) = 0;
+};
+
+// Receives treated batches in order.
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  virtual absl::Status Write(const query::v1::RowBatch& batch) = 0;
+};
+
+struct PipelineOptions {
+  v1::ErrorPolicy policy = v1::REJECT;
+  csv::Encoding encoding = csv::Encoding::kAuto;
+  std::string school;   // the upload's school URN or "trust-wide"
+  std::string period;
+  std::string job;      // jobs/{id}, passed to pseudonymisation for audit
+  int64_t batch_rows = 65536;
+  int max_reported_errors = 1000;
+};
+
+// Per schema column counts behind the quality metrics.
+struct ColumnStats {
+  int64_t cells = 0;     // data rows seen (summary rows excluded)
+  int64_t present = 0;   // not missing
+  int64_t valid = 0;     // present and passed every check
+  // Per school (trust-wide uploads with a urn column): cells and present.
+  absl::flat_hash_map<std::string, std::pair<int64_t, int64_t>> by_school;
+};
+
+class RowPipeline {
+ public:
+  // `schema`, `pseudonymiser` and `sink` must outlive the pipeline.
+  static absl::StatusOr<std::unique_ptr<RowPipeline>> Create(
+      const CompiledSchema* schema, const PipelineOptions& options,
+      Pseudonymiser* pseudonymiser, BatchSink* sink);
+
+  // Feeds the next chunk of the file. A non-OK status is an infrastructure
+  // failure (pseudonymisation or the sink): the job fails. File-level
+  // problems do not fail Feed; they set rejected().
+  absl::Status Feed(std::string_view chunk);
+  // End of file: flushes the last batch. Same error contract as Feed.
+  absl::Status Finish();
+
+  bool rejected() const { return rejected_; }
+  const std::string& reject_reason() const { return reject_reason_; }
+  // Complete after Finish().
+  const v1::ValidationReport& report() const { return report_; }
+  v1::JobProgress progress() const;
+  const std::vector<ColumnStats>& column_stats() const { return stats_; }
+  int64_t rows_loaded() const { return loaded_.load(); }
+  int64_t duplicate_subject_rows() const { return duplicate_subject_rows_; }
+  int64_t subject_period_keys() const { return static_cast<int64_t>(seen_.size()); }
+  // Hex SHA-256 over the serialized batches, in order (after Finish()).
+  const std::string& content_sha256() const { return content_sha256_; }
+
+ private:
+  struct Cell {
+    enum Kind : uint8_t { kInt, kDouble, kString, kMissing } kind = kMissing;
+    uint8_t missing = 0;  // MissingReason
+    int64_t i = 0;
+    double d = 0;
+    std::string s;
+  };
+
+  RowPipeline(const CompiledSchema* schema, const PipelineOptions& options,
+              Pseudonymiser* pseudonymiser, BatchSink* sink, crypto::Sha256Hasher hasher);
+
+  absl::Status Drain();
+  void OnHeader(const csv::CsvRecord& rec);
+  absl::Status OnRow(const csv::CsvRecord& rec);
+  void AddError(int64_t row, int64_t line, const std::string& column,
+                const std::string& rule, const std::string& reason);
+  void Reject(const std::string& reason);
+  void AppendRow();
+  absl::Status Flush();
+  void ResetBatch();
+
+  const CompiledSchema* schema_;
+  const PipelineOptions options_;
+  Pseudonymiser* pseudonymiser_;
+  BatchSink* sink_;
+  crypto::Sha256Hasher hasher_;
+  std::unique_ptr<csv::CsvReader> reader_;
+
+  bool header_seen_ = false;
+  bool reader_failed_ = false;
+  bool rejected_ = false;
+  std::string reject_reason_;
+  std::vector<int> field_for_column_;
+  int school_urn_column_ = -1;  // a column named urn / school_urn
+  size_t header_fields_ = 0;
+
+  std::vector<Cell> row_;             // per schema column, reused
+  query::v1::RowBatch batch_;
+  std::vector<std::string> missing_;  // per stored column, one byte per row
+  std::vector<bool> any_missing_;
+  // Batch row -> (data row number, line) for errors found after treatment.
+  std::vector<std::pair<int64_t, int64_t>> batch_rows_at_;
+  int64_t batch_count_ = 0;
+
+  absl::flat_hash_set<uint64_t> seen_;  // hash(subject, period)
+  int64_t duplicate_subject_rows_ = 0;
+
+  v1::ValidationReport report_;
+  absl::flat_hash_map<std::string, int64_t> totals_;   // rule \x1f column
+  absl::flat_hash_map<std::string, int64_t> markers_;  // column \x1f marker
+  std::vector<ColumnStats> stats_;
+  std::string content_sha256_;
+
+  std::atomic<int64_t> parsed_{0}, validated_{0}, treated_{0}, loaded_{0},
+      quarantined_{0}, summary_{0};
+};
+
+}  // namespace datalab::ingestion
+
+#endif  // DATALAB_SERVICES_INGESTION_PIPELINE_H_

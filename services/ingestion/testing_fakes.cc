@@ -1,0 +1,212 @@
+#include "services/ingestion/testing_fakes.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/sha256.h"
+
+namespace datalab::ingestion::testing {
+
+std::string Sha256Hex(std::string_view data) {
+  return crypto::HexEncode(crypto::Sha256(data));
+}
+
+std::string FakePseudonymiser::PseudonymFor(const std::string& domain,
+                                            const std::string& identifier) {
+  return "ps_" + Sha256Hex(absl::StrCat(domain, "|", identifier)).substr(0, 24);
+}
+
+absl::Status FakePseudonymiser::Pseudonymise(
+    const std::string& domain, const std::string&, const std::vector<std::string>& ids,
+    std::vector<pseudonymisation::v1::PseudonymResult>* results) {
+  absl::MutexLock l(&mu_);
+  if (failing_) return absl::UnavailableError("pseudonymisation unavailable (fake)");
+  ++calls_;
+  seen_ += static_cast<int64_t>(ids.size());
+  results->clear();
+  for (const auto& id : ids) {
+    pseudonymisation::v1::PseudonymResult r;
+    if (invalid_.count(id)) {
+      r.set_error("identifier is not valid for this domain");
+    } else {
+      r.set_pseudonym(PseudonymFor(domain, id));
+    }
+    results->push_back(std::move(r));
+  }
+  return absl::OkStatus();
+}
+
+void FakePseudonymiser::SetInvalid(std::set<std::string> invalid) {
+  absl::MutexLock l(&mu_);
+  invalid_ = std::move(invalid);
+}
+void FakePseudonymiser::SetFailing(bool failing) {
+  absl::MutexLock l(&mu_);
+  failing_ = failing;
+}
+int64_t FakePseudonymiser::calls() const {
+  absl::MutexLock l(&mu_);
+  return calls_;
+}
+int64_t FakePseudonymiser::identifiers_seen() const {
+  absl::MutexLock l(&mu_);
+  return seen_;
+}
+
+absl::Status CollectingSink::Write(const query::v1::RowBatch& batch) {
+  batches.push_back(batch);
+  rows += batch.rows();
+  return absl::OkStatus();
+}
+
+class FakeWriter : public VersionWriter {
+ public:
+  explicit FakeWriter(FakeVersionStore* store) : store_(store) {}
+  ~FakeWriter() override {
+    if (!done_) Abort();
+  }
+  absl::Status Begin(const query::v1::VersionSpec& spec) override {
+    absl::MutexLock l(&store_->mu_);
+    if (store_->failing_) return absl::UnavailableError("query store unavailable (fake)");
+    pending_.spec = spec;
+    return absl::OkStatus();
+  }
+  absl::Status Write(const query::v1::RowBatch& batch) override {
+    absl::MutexLock l(&store_->mu_);
+    if (store_->failing_) return absl::UnavailableError("query store unavailable (fake)");
+    for (const auto& c : batch.columns()) {
+      const int64_t n = c.ints_size() + c.doubles_size() + c.strings_size();
+      if (n != batch.rows()) return absl::InvalidArgumentError("column length != batch rows");
+      if (!c.missing().empty() && static_cast<int64_t>(c.missing().size()) != batch.rows()) {
+        return absl::InvalidArgumentError("missing bytes length != batch rows");
+      }
+    }
+    if (batch.columns_size() != pending_.spec.columns_size()) {
+      return absl::InvalidArgumentError("batch column count != spec");
+    }
+    pending_.batches.push_back(batch);
+    pending_.rows += batch.rows();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<query::v1::WriteDatasetVersionResponse> Commit(
+      const query::v1::CommitVersion& commit) override {
+    absl::MutexLock l(&store_->mu_);
+    done_ = true;
+    --store_->open_;
+    if (store_->failing_) return absl::UnavailableError("query store unavailable (fake)");
+    if (commit.total_rows() != pending_.rows) {
+      return absl::InvalidArgumentError("total_rows does not match the rows sent");
+    }
+    query::v1::WriteDatasetVersionResponse r;
+    r.set_dataset_version(pending_.spec.dataset_version());
+    r.set_rows(pending_.rows);
+    if (store_->keys_.count(pending_.spec.idempotency_key())) {
+      r.set_already_committed(true);
+      return r;
+    }
+    if (store_->committed_.count(pending_.spec.dataset_version())) {
+      return absl::AlreadyExistsError("version exists with another idempotency key");
+    }
+    store_->keys_.insert(pending_.spec.idempotency_key());
+    ++store_->commits_;
+    // distinct subjects among new rows
+    int subject = -1;
+    for (int i = 0; i < pending_.spec.columns_size(); ++i) {
+      if (pending_.spec.columns(i).subject()) subject = i;
+    }
+    std::set<std::string> subjects;
+    if (subject >= 0) {
+      for (const auto& b : pending_.batches) {
+        for (const auto& s : b.columns(subject).strings()) subjects.insert(s);
+      }
+    }
+    r.set_distinct_subjects(static_cast<int64_t>(subjects.size()));
+    r.set_content_sha256(commit.content_sha256());
+    store_->committed_[pending_.spec.dataset_version()] = pending_;
+    return r;
+  }
+  void Abort() override {
+    absl::MutexLock l(&store_->mu_);
+    if (done_) return;
+    done_ = true;
+    --store_->open_;
+    ++store_->aborted_;
+  }
+
+ private:
+  FakeVersionStore* store_;
+  FakeVersionStore::Stored pending_;
+  bool done_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<VersionWriter>> FakeVersionStore::OpenWriter() {
+  absl::MutexLock l(&mu_);
+  if (failing_) return absl::UnavailableError("query store unavailable (fake)");
+  ++open_;
+  return std::unique_ptr<VersionWriter>(new FakeWriter(this));
+}
+void FakeVersionStore::SetFailing(bool failing) {
+  absl::MutexLock l(&mu_);
+  failing_ = failing;
+}
+std::map<std::string, FakeVersionStore::Stored> FakeVersionStore::committed() const {
+  absl::MutexLock l(&mu_);
+  return committed_;
+}
+int FakeVersionStore::commits() const {
+  absl::MutexLock l(&mu_);
+  return commits_;
+}
+int FakeVersionStore::aborted() const {
+  absl::MutexLock l(&mu_);
+  return aborted_;
+}
+int FakeVersionStore::open_writers() const {
+  absl::MutexLock l(&mu_);
+  return open_;
+}
+
+void FakeCatalogue::AddDataset(const catalogue::v1::Dataset& d, const catalogue::v1::Schema& s) {
+  absl::MutexLock l(&mu_);
+  datasets_[d.name()] = d;
+  schemas_[absl::StrCat(d.name(), "/schemas/", d.current_schema_version())] = s;
+}
+absl::StatusOr<catalogue::v1::Dataset> FakeCatalogue::GetDataset(const std::string& name) {
+  absl::MutexLock l(&mu_);
+  if (failing_) return absl::UnavailableError("catalogue unavailable (fake)");
+  auto it = datasets_.find(name);
+  if (it == datasets_.end()) return absl::NotFoundError(absl::StrCat(name, " not found"));
+  return it->second;
+}
+absl::StatusOr<catalogue::v1::Schema> FakeCatalogue::GetSchema(const std::string& name) {
+  absl::MutexLock l(&mu_);
+  if (failing_) return absl::UnavailableError("catalogue unavailable (fake)");
+  auto it = schemas_.find(name);
+  if (it == schemas_.end()) return absl::NotFoundError(absl::StrCat(name, " not found"));
+  return it->second;
+}
+absl::StatusOr<catalogue::v1::DatasetVersion> FakeCatalogue::RegisterDatasetVersion(
+    const catalogue::v1::RegisterDatasetVersionRequest& r) {
+  absl::MutexLock l(&mu_);
+  if (failing_) return absl::UnavailableError("catalogue unavailable (fake)");
+  auto prior = by_request_.find(r.request_id());
+  if (prior != by_request_.end()) return prior->second;
+  auto it = datasets_.find(r.parent());
+  if (it == datasets_.end()) return absl::NotFoundError("dataset not found");
+  if (r.version().version() != it->second.latest_version() + 1) {
+    return absl::FailedPreconditionError("version is not the next one");
+  }
+  it->second.set_latest_version(r.version().version());
+  registered_.push_back(r);
+  by_request_[r.request_id()] = r.version();
+  return r.version();
+}
+std::vector<catalogue::v1::RegisterDatasetVersionRequest> FakeCatalogue::registered() const {
+  absl::MutexLock l(&mu_);
+  return registered_;
+}
+void FakeCatalogue::SetFailing(bool failing) {
+  absl::MutexLock l(&mu_);
+  failing_ = failing;
+}
+
+}  // namespace datalab::ingestion::testing
