@@ -98,6 +98,8 @@ void RegisterIdentityCommands(Registry& r);
 void RegisterAuditCommands(Registry& r);
 // catalogue_commands.cc: catalogue, projects, users, floor.
 void RegisterCatalogueCommands(Registry& r);
+// query_commands.cc: query, history, release show|export.
+void RegisterQueryCommands(Registry& r);
 void RegisterPseudonymisationCommands(Registry& r);
 
 // upload_commands.cc: upload, jobs list|show|cancel, report.

@@ -7,6 +7,7 @@ void RegisterAllCommands(Registry& r) {
   RegisterHealthCommands(r);
   RegisterAuditCommands(r);
   RegisterCatalogueCommands(r);
+  RegisterQueryCommands(r);
   RegisterUploadCommands(r);
   RegisterPseudonymisationCommands(r);
 }
