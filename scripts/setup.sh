@@ -36,6 +36,9 @@ if [ "${SANITIZE:-0}" = "1" ]; then
   EXTRA+=(-DDATALAB_SANITIZE=ON)
 fi
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Relative paths in the cache key, so a fresh clone elsewhere reuses objects.
+export CCACHE_BASEDIR=$ROOT
+export CCACHE_NOHASHDIR=1
 mkdir -p "$CCACHE_DIR"
 ccache --max-size=5G >/dev/null 2>&1 || true
 

@@ -57,6 +57,11 @@ grpc::Status AuthProcessor::Process(const InputMetadata& auth_metadata,
       Denial d;
       d.method = std::string(call.method);
       d.status = principal.status();
+      if (principal.status().code() == absl::StatusCode::kPermissionDenied) {
+        // Authenticated but not allowed: name who was refused.
+        auto who = authenticator_->Authenticate(call);
+        if (who.ok()) d.subject = who->subject();
+      }
       auto perm = DeclaredPermission(call.method);
       if (perm.ok()) d.permission = *perm;
       on_deny_(d);

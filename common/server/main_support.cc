@@ -100,6 +100,24 @@ std::shared_ptr<audit_client::AuditClient> AuditClientFromFlags(const std::strin
   return std::shared_ptr<audit_client::AuditClient>(std::move(*client));
 }
 
+auth::AuthProcessor::DenialSink AuditDenials(audit_client::AuditClient* audit,
+                                             const std::string& service) {
+  return [audit, service](const auth::Denial& d) {
+    common::v1::AuditEvent e;
+    e.set_event_id(audit_client::NewEventId());
+    e.set_service(service);
+    e.mutable_actor()->set_subject(d.subject);
+    e.set_action(absl::StrCat(service, ".rpc"));
+    e.add_resources(d.method);
+    e.set_decision(common::v1::DENY);
+    e.set_reason(std::string(d.status.message()));
+    absl::Status s = audit->Append(e);
+    if (!s.ok()) {
+      log::Warning("audit append failed for a denial", {{"error", std::string(s.message())}});
+    }
+  };
+}
+
 int ServeUntilSignal(Server& server) {
   WaitForShutdownSignal();
   server.Shutdown();

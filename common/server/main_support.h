@@ -40,6 +40,13 @@ absl::StatusOr<std::shared_ptr<auth::Authenticator>> BackendAuthenticatorFromFla
 std::shared_ptr<audit_client::AuditClient> AuditClientFromFlags(const std::string& target,
                                                                 const std::string& service);
 
+// The DenialSink every service installs: calls the AuthProcessor refuses
+// never reach a handler, so each refusal is written here as a DENY event
+// (through the outbox: a refusal must not wait for audit).
+// `audit` must outlive the server.
+auth::AuthProcessor::DenialSink AuditDenials(audit_client::AuditClient* audit,
+                                             const std::string& service);
+
 // Runs a started server until a shutdown signal, then stops it.
 int ServeUntilSignal(Server& server);
 

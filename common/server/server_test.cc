@@ -195,6 +195,9 @@ TEST_F(ServerTest, DeniesWithoutReachingTheHandler) {
   ASSERT_EQ(denials_.size(), 3u);
   EXPECT_EQ(denials_[0].method, "/datalab.catalogue.v1.CatalogueService/SetTrustFloor");
   EXPECT_EQ(denials_[0].permission, v1::TRUST_FLOOR_ADMIN);
+  // An authenticated caller who is refused is named; an unidentified one is not.
+  EXPECT_EQ(denials_[0].subject, "users/researcher");
+  EXPECT_EQ(denials_[1].subject, "");
 }
 
 TEST_F(ServerTest, MtlsRefusesMissingWrongCaAndExpiredCertificates) {

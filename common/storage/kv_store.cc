@@ -10,10 +10,38 @@
 
 namespace datalab::storage {
 
+namespace {
+
+// RocksDB messages name files by absolute path; callers (and, through a
+// service, researchers) get the file name only, not the server's layout.
+std::string RedactPaths(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    const bool starts_token = i == 0 || in[i - 1] == ' ' || in[i - 1] == '\'' ||
+                              in[i - 1] == '"' || in[i - 1] == '(' || in[i - 1] == '=';
+    if (in[i] == '/' && starts_token) {
+      size_t end = in.find_first_of(" :'\"),", i);
+      if (end == std::string::npos) end = in.size();
+      const std::string_view token(in.data() + i, end - i);
+      out += "…/";
+      out += token.substr(token.rfind('/') + 1);
+      i = end;
+      continue;
+    }
+    out += in[i++];
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::Status ToAbslStatus(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return absl::OkStatus();
-  // The RocksDB message may name files; it never holds user data.
-  std::string msg = absl::StrCat(std::string(context), ": ", s.ToString());
+  // The RocksDB message names files (redacted to their names); it never
+  // holds user data.
+  std::string msg = absl::StrCat(std::string(context), ": ", RedactPaths(s.ToString()));
   switch (s.code()) {
     case rocksdb::Status::kNotFound:
       return absl::NotFoundError(msg);
@@ -192,14 +220,27 @@ absl::Status KvStore::Write(WriteBatch& batch) {
   if (!batch.status().ok()) return batch.status();
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return ToAbslStatus(db_->Write(wo, &batch.batch_), "write");
+  return WriteWithRecovery(wo, batch);
 }
 
 absl::Status KvStore::WriteSync(WriteBatch& batch) {
   if (!batch.status().ok()) return batch.status();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return ToAbslStatus(db_->Write(wo, &batch.batch_), "write");
+  return WriteWithRecovery(wo, batch);
+}
+
+absl::Status KvStore::WriteWithRecovery(const rocksdb::WriteOptions& wo, WriteBatch& batch) {
+  rocksdb::Status s = db_->Write(wo, &batch.batch_);
+  if (s.IsIOError() || s.IsNoSpace()) {
+    // A failed WAL or flush write (a full disk, say) puts RocksDB into a
+    // background-error state that refuses every later write until resumed.
+    // Try to resume, once per failing write: when the cause is gone (space
+    // freed) the write then succeeds without restarting the service; when
+    // it is not, the caller gets the original error and nothing is written.
+    if (db_->Resume().ok()) s = db_->Write(wo, &batch.batch_);
+  }
+  return ToAbslStatus(s, "write");
 }
 
 absl::Status KvStore::Scan(

@@ -108,6 +108,7 @@ class KvStore {
  private:
   KvStore(KvStoreOptions options, std::unique_ptr<rocksdb::DB> db,
           std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles);
+  absl::Status WriteWithRecovery(const rocksdb::WriteOptions& wo, WriteBatch& batch);
 
   KvStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -133,6 +133,17 @@ TEST(KvStore, EncodingHelpers) {
   EXPECT_EQ(PrefixEnd(std::string("\xff", 1)), "");
 }
 
+TEST(KvStore, ErrorsNameFilesNotTheServersPaths) {
+  absl::Status s = ToAbslStatus(
+      rocksdb::Status::IOError("While appending to file: /var/lib/datalab/query/db/000012.log",
+                               "No space left on device"),
+      "write");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("000012.log"));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("No space left"));
+  EXPECT_THAT(std::string(s.message()), ::testing::Not(::testing::HasSubstr("/var/lib")));
+}
+
 TEST(KvStore, OpenRefusesEmptyPath) {
   KvStoreOptions o;
   EXPECT_THAT(KvStore::Open(o), StatusIs(absl::StatusCode::kInvalidArgument));

@@ -203,6 +203,9 @@ VerifyReport VerifyJsonLines(std::istream& in) {
         pending.clear();
       } else if (type == "entry") {
         ExportEntry e;
+        if (!j.contains("index") || !j.at("index").is_number_unsigned()) {
+          return parse_error("index is not a non-negative integer");
+        }
         e.index = j.at("index").get<uint64_t>();
         e.pruned = j.value("pruned", false);
         if (j.contains("entry")) {
@@ -222,6 +225,12 @@ VerifyReport VerifyJsonLines(std::istream& in) {
         }
       } else if (type == "head") {
         TreeHead h;
+        if (!j.contains("tree_size") || !j.at("tree_size").is_number_unsigned()) {
+          return parse_error("tree_size is not a non-negative integer");
+        }
+        if (!j.contains("timestamp_unix_ms") || !j.at("timestamp_unix_ms").is_number_integer()) {
+          return parse_error("timestamp_unix_ms is not an integer");
+        }
         h.tree_size = j.at("tree_size").get<uint64_t>();
         h.timestamp_unix_ms = j.at("timestamp_unix_ms").get<int64_t>();
         auto root = HashFromHex(j.at("root_hash").get<std::string>());

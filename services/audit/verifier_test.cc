@@ -23,7 +23,8 @@ using common::v1::AuditEvent;
 crypto::Ed25519PrivateKey Key() { return *crypto::Ed25519PrivateKey::FromSeed(std::string(32, 'k')); }
 
 std::string RawPublicKey() {
-  const auto& raw = Key().PublicKey()->Raw();
+  auto pub = Key().PublicKey();
+  const auto& raw = pub->Raw();
   return std::string(raw.begin(), raw.end());
 }
 
@@ -289,6 +290,19 @@ TEST(VerifierTest, MalformedLinesNameTheLine) {
   EXPECT_THAT(Verify(header + "\n{\"type\":\"entry\",\"index\":0,\"entry\":\"AA==\"}\n").error,
               HasSubstr("no signed tree head"));
   EXPECT_TRUE(Verify(header + "\n").ok);  // an empty log
+}
+
+TEST(VerifierTest, NumbersOutOfRangeAreErrorsNotCasts) {
+  // A float or negative index would otherwise be cast to uint64_t (undefined
+  // behaviour for 1e300) and could alias a real index.
+  std::string header = ExportHeaderLine(RawPublicKey(), "k");
+  EXPECT_THAT(Verify(header + "\n{\"type\":\"entry\",\"index\":1e300,\"entry\":\"AA==\"}\n").error,
+              HasSubstr("line 2: index is not a non-negative integer"));
+  EXPECT_THAT(Verify(header + "\n{\"type\":\"entry\",\"index\":-1,\"entry\":\"AA==\"}\n").error,
+              HasSubstr("line 2: index is not a non-negative integer"));
+  EXPECT_THAT(Verify(header + "\n{\"type\":\"head\",\"tree_size\":2.5,\"timestamp_unix_ms\":0,"
+                              "\"root_hash\":\"00\",\"signature\":\"AA==\"}\n").error,
+              HasSubstr("line 2: tree_size is not a non-negative integer"));
 }
 
 }  // namespace

@@ -501,10 +501,17 @@ absl::StatusOr<Catalogue::Planned<cv1::DatasetVersion>> Catalogue::PlanRegisterV
       errors.Add(absl::StrCat("version.schools[", i, "]"), "must be a 6-digit URN");
     }
   }
+  // The store names the version; ingestion proposes that number. It may
+  // skip numbers the store used without registering them (an erasure writes
+  // a version without the erased subjects), never go back.
+  if (in.version() != 0 && in.version() <= d.latest_version()) {
+    errors.Add("version.version", absl::StrCat("must be after the latest version ",
+                                               d.latest_version(), " of ", d.name()));
+  }
   RETURN_IF_ERROR(errors.ToStatus());
   ASSIGN_OR_RETURN(cv1::QualityRating rating, ComputeRating(in.quality(), "version.quality"));
   cv1::DatasetVersion v = in;
-  const int32_t number = d.latest_version() + 1;
+  const int32_t number = in.version() != 0 ? in.version() : d.latest_version() + 1;
   v.set_name(absl::StrCat(d.name(), "/versions/", number));
   v.set_version(number);
   *v.mutable_quality() = rating;

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "common/audit_client/grpc_audit_client.h"
 #include "common/log/log.h"
 #include "common/server/main_support.h"
 #include "services/catalogue/catalogue.h"
@@ -26,43 +25,20 @@ int main(int argc, char** argv) {
   auto authn = server::BackendAuthenticatorFromFlags();
   server::ExitIfError(authn.status(), "authenticator");
 
-  const std::string audit_target = absl::GetFlag(FLAGS_audit_target);
-  if (audit_target.empty()) {
-    server::ExitIfError(absl::InvalidArgumentError("--audit_target is required"), "flags");
-  }
   const std::string data_dir = server::DataDirFromFlags();
-  audit_client::GrpcAuditClientOptions audit_options;
-  audit_options.target = audit_target;
-  audit_options.tls = server::ClientTlsFromFlags();
-  audit_options.outbox_dir = data_dir + "/audit-outbox";
-  auto audit = audit_client::GrpcAuditClient::Create(audit_options);
-  server::ExitIfError(audit.status(), "audit client");
+  auto audit = server::AuditClientFromFlags(absl::GetFlag(FLAGS_audit_target), "catalogue");
 
   auto store = catalogue::RocksDbCatalogueStore::Open({data_dir + "/catalogue"});
   server::ExitIfError(store.status(), "catalogue store");
   catalogue::SystemClock clock;
-  auto domain = catalogue::Catalogue::Create({store->get(), audit->get(), &clock});
+  auto domain = catalogue::Catalogue::Create({store->get(), audit.get(), &clock});
   server::ExitIfError(domain.status(), "catalogue");
   catalogue::CatalogueService handler(domain->get(), *authn);
 
-  // Calls the AuthProcessor refuses never reach a handler; record them too.
-  audit_client::AuditClient* audit_ptr = audit->get();
-  auto on_deny = [audit_ptr](const auth::Denial& d) {
-    common::v1::AuditEvent e;
-    e.set_service("catalogue");
-    e.mutable_actor()->set_subject(d.subject);
-    e.set_action("catalogue.rpc");
-    e.add_resources(d.method);
-    e.set_decision(common::v1::DENY);
-    e.set_reason(std::string(d.status.message()));
-    absl::Status s = audit_ptr->Append(e);
-    if (!s.ok()) log::Warning("audit append failed for a denial", {{"error", std::string(s.message())}});
-  };
   auto server = server::Server::Start(server::ServerOptionsFromFlags("catalogue"), {&handler},
-                                      *authn, on_deny);
+                                      *authn, server::AuditDenials(audit.get(), "catalogue"));
   server::ExitIfError(server.status(), "server");
   log::Info("catalogue serving", {{"port", std::to_string((*server)->port())}});
   const int rc = server::ServeUntilSignal(**server);
-  (*audit)->Close();
   return rc;
 }

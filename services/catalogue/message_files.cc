@@ -48,7 +48,9 @@ nlohmann::json ToJson(const YAML::Node& node) {
 absl::StatusOr<std::string> YamlToJson(const std::string& yaml) {
   try {
     YAML::Node root = YAML::Load(yaml);
-    return ToJson(root).dump();
+    // Invalid UTF-8 in a scalar becomes U+FFFD rather than an exception;
+    // the protobuf parser then reports the field it landed in.
+    return ToJson(root).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } catch (const YAML::Exception& e) {
     // yaml-cpp throws; the exception stops here (no exceptions across modules).
     return absl::InvalidArgumentError(absl::StrCat("YAML line ", e.mark.line + 1, " column ",

@@ -87,7 +87,7 @@ void ValidateDataset(const cv1::Dataset& d, std::string_view prefix, FieldErrors
   }
   if (d.subject_kind() == commonv1::SUBJECT_KIND_UNSPECIFIED ||
       !commonv1::SubjectKind_IsValid(d.subject_kind())) {
-    errors.Add(P(prefix, "subject_kind"), "required: PUPIL, STAFF or SCHOOL");
+    errors.Add(P(prefix, "subject_kind"), "required: PUPIL, STAFF, SCHOOL or AGGREGATE");
   }
   if (d.lawful_basis().empty()) errors.Add(P(prefix, "lawful_basis"), "required");
   if (d.retention_days() <= 0) errors.Add(P(prefix, "retention_days"), "must be positive");

@@ -28,6 +28,10 @@ class RefuseReactor : public grpc::ServerGenericBidiReactor {
 //    upstream, so the backend side cannot finish while we might start a
 //    write on it; the hold is released exactly once (CloseUpstream) when the
 //    client half-closes, the backend refuses a write, or the call is over;
+//  - the backend call also holds a hold while a response is being written to
+//    the client: the next backend read starts from the server side's
+//    OnWriteDone, outside any backend reaction, and without the hold the
+//    backend call could complete (and be freed) just before that StartRead;
 //  - the client side is finished exactly once, after any write in flight.
 class ProxyCall {
  public:
@@ -64,20 +68,12 @@ class ProxyCall {
       }
     }
     void OnWriteDone(bool ok) override {
-      std::unique_lock<std::mutex> l(call_->mu_);
-      call_->server_writing_ = false;
-      if (call_->finish_pending_) {
-        call_->finish_pending_ = false;
-        l.unlock();
-        Finish(call_->final_status_);
-        return;
-      }
-      l.unlock();
       if (ok) {
         call_->client_.StartRead(&call_->down_);
       } else {
         call_->client_ctx_->TryCancel();
       }
+      call_->client_.RemoveHold();  // taken in ClientSide::OnReadDone
     }
     void OnCancel() override { call_->client_ctx_->TryCancel(); }
     void OnDone() override {
@@ -102,22 +98,14 @@ class ProxyCall {
     }
     void OnReadDone(bool ok) override {
       if (!ok) return;  // the backend finished sending; OnDone brings the status
-      {
-        std::lock_guard<std::mutex> l(call_->mu_);
-        call_->server_writing_ = true;
-      }
+      // Keeps the backend call alive until ServerSide::OnWriteDone has
+      // started the next read (inside a reaction, so the call is not done).
+      call_->client_.AddHold();
       call_->server_.StartWrite(&call_->down_);
     }
     void OnDone(const grpc::Status& s) override {
-      std::unique_lock<std::mutex> l(call_->mu_);
-      call_->final_status_ = s;
-      if (call_->server_writing_) {
-        call_->finish_pending_ = true;
-        l.unlock();
-      } else {
-        l.unlock();
-        call_->server_.Finish(s);
-      }
+      // No write to the client is in flight here (see the hold above).
+      call_->server_.Finish(s);
       call_->Unref();
     }
 
@@ -150,9 +138,6 @@ class ProxyCall {
   grpc::ByteBuffer down_;  // backend -> client
   std::mutex mu_;
   bool upstream_closed_ = false;
-  bool server_writing_ = false;
-  bool finish_pending_ = false;
-  grpc::Status final_status_;
   std::atomic<int> refs_{2};
 };
 

@@ -106,19 +106,10 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<datalab::audit_client::AuditClient> audit =
       datalab::server::AuditClientFromFlags(absl::GetFlag(FLAGS_audit_target), "gateway");
-  auto on_deny = [audit](const datalab::auth::Denial& d) {
-    datalab::common::v1::AuditEvent e;
-    e.set_event_id(datalab::audit_client::NewEventId());
-    e.set_service("gateway");
-    e.set_action("gateway.call");
-    e.add_resources(d.method);
-    e.set_decision(datalab::common::v1::DENY);
-    e.set_reason(std::string(d.status.message()));
-    (void)audit->Append(e);
-  };
+
   auto server = datalab::server::Server::Start(
       datalab::server::ServerOptionsFromFlags("gateway"), {&gateway_service}, authenticator,
-      on_deny, &forwarder);
+      datalab::server::AuditDenials(audit.get(), "gateway"), &forwarder);
   ExitIfError(server.status(), "cannot start");
   return datalab::server::ServeUntilSignal(**server);
 }

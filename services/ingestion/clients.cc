@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/grpc_status.h"
 
@@ -11,6 +12,9 @@ namespace {
 std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration d) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
+  // A peer that is restarting (channel in reconnect backoff) is waited for
+  // until the deadline instead of failing the call at once.
+  ctx->set_wait_for_ready(true);
   return ctx;
 }
 
@@ -159,6 +163,22 @@ absl::Status GrpcPseudonymiser::Pseudonymise(
 
 absl::StatusOr<std::unique_ptr<VersionWriter>> GrpcVersionStore::OpenWriter() {
   return std::unique_ptr<VersionWriter>(new GrpcVersionWriter(stub_.get(), deadline_));
+}
+
+absl::StatusOr<int32_t> GrpcVersionStore::LatestStoredVersion(const std::string& dataset) {
+  query::v1::ListStoredVersionsRequest req;
+  req.set_dataset(dataset);
+  query::v1::ListStoredVersionsResponse resp;
+  auto ctx = Ctx(std::min(deadline_, absl::Minutes(1)));
+  grpc::Status s = stub_->ListStoredVersions(ctx.get(), req, &resp);
+  if (!s.ok()) return Named(s, "query store");
+  int32_t latest = 0;
+  for (const auto& v : resp.versions()) {
+    int32_t n = 0;
+    const std::string& name = v.dataset_version();
+    if (absl::SimpleAtoi(name.substr(name.rfind('/') + 1), &n)) latest = std::max(latest, n);
+  }
+  return latest;
 }
 
 }  // namespace datalab::ingestion

@@ -64,6 +64,7 @@ class GrpcVersionStore : public VersionStore {
                             absl::Duration deadline = absl::Hours(2))
       : stub_(std::move(stub)), deadline_(deadline) {}
   absl::StatusOr<std::unique_ptr<VersionWriter>> OpenWriter() override;
+  absl::StatusOr<int32_t> LatestStoredVersion(const std::string& dataset) override;
 
  private:
   std::shared_ptr<query::v1::QueryService::StubInterface> stub_;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -714,7 +715,22 @@ void Ingestion::RunJob(const std::string& job_id) {
     if (finished) return;  // rejected: already ended
   }
   if (rec.step() == v1::STEP_REGISTER) {
-    absl::Status s = RegisterStep(rec, upload);
+    // The version is in the store; registering it is idempotent (request_id
+    // = job), so a catalogue that is restarting or briefly unreachable is
+    // retried here with backoff (about a minute in all) before the job is
+    // left for the next start.
+    absl::Status s;
+    absl::Duration backoff = absl::Milliseconds(250);
+    for (int attempt = 0;; ++attempt) {
+      s = RegisterStep(rec, upload);
+      const bool transient = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+                             absl::IsAborted(s) || absl::IsResourceExhausted(s);
+      if (!transient || attempt >= 8 || shutdown_.load()) break;
+      for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !shutdown_.load();) {
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      backoff = std::min(backoff * 2, absl::Seconds(16));
+    }
     if (s.code() == absl::StatusCode::kUnknown && absl::StartsWith(s.message(), "failpoint")) {
       return;
     }
@@ -764,9 +780,14 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
   ASSIGN_OR_RETURN(auto compiled, CompiledSchema::Create(dataset, schema));
 
   if (rec.target_version().empty()) {
-    rec.set_target_version(absl::StrCat(h.dataset(), "/versions/", dataset.latest_version() + 1));
-    if (dataset.latest_version() > 0) {
-      rec.set_base_version(absl::StrCat(h.dataset(), "/versions/", dataset.latest_version()));
+    // The store may hold versions the catalogue does not list (an erasure
+    // writes one without the erased subjects): build on the newest stored
+    // version, so erased rows never come back, and number after both.
+    ASSIGN_OR_RETURN(const int32_t stored, options_.versions->LatestStoredVersion(h.dataset()));
+    const int32_t base = std::max(stored, dataset.latest_version());
+    rec.set_target_version(absl::StrCat(h.dataset(), "/versions/", base + 1));
+    if (stored > 0) {
+      rec.set_base_version(absl::StrCat(h.dataset(), "/versions/", stored));
     }
     rec.set_schema_version(schema_version);
     RETURN_IF_ERROR(options_.store->PutJob(rec));
@@ -866,17 +887,21 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
   v->set_schema_version(rec.schema_version());
   v->set_row_count(resp.rows() > 0 ? resp.rows() : pipeline->rows_loaded());
   v->set_distinct_subjects(resp.distinct_subjects());
-  if (!h.period().empty() || !h.extract_date().empty()) {
-    v->mutable_period()->set_start_date(h.extract_date());
-    v->mutable_period()->set_end_date(h.extract_date());
-  }
+  // The period the version covers: the extract date, or the day it was
+  // loaded when the uploader gave none.
+  const std::string as_of =
+      h.extract_date().empty() ? absl::FormatTime("%Y-%m-%d", absl::FromUnixMillis(Now()),
+                                                  absl::UTCTimeZone())
+                               : h.extract_date();
+  v->mutable_period()->set_start_date(as_of);
+  v->mutable_period()->set_end_date(as_of);
   v->add_source_extracts(absl::StrCat(h.file_name().empty() ? "upload" : h.file_name(),
                                       " sha256:", upload.sha256_actual()));
   *v->mutable_quality() = MeasureQuality(*compiled, *pipeline, h.extract_date(), Now());
   v->set_content_sha256(resp.content_sha256().empty() ? pipeline->content_sha256()
                                                       : resp.content_sha256());
   v->set_commit_time_unix_ms(Now());
-  v->add_schools(h.school_urn());
+  if (h.school_urn() != kTrustWide) v->add_schools(h.school_urn());
   v->set_job(job->name());
   rec.set_register_request(reg.SerializeAsString());
   rec.set_rows_stored(v->row_count());

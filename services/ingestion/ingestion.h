@@ -89,6 +89,10 @@ class VersionStore {
  public:
   virtual ~VersionStore() = default;
   virtual absl::StatusOr<std::unique_ptr<VersionWriter>> OpenWriter() = 0;
+  // The highest version number stored for `dataset` (datasets/{d}), 0 if
+  // none. It can be ahead of the catalogue: an erasure writes a new version
+  // in the store without the erased subjects.
+  virtual absl::StatusOr<int32_t> LatestStoredVersion(const std::string& dataset) = 0;
 };
 
 struct IngestionOptions {

@@ -373,6 +373,50 @@ TEST_F(IngestionTest, ReplaceNamesTheSliceToDrop) {
   EXPECT_EQ(spec.replace_period(), "autumn-2025");
 }
 
+TEST_F(IngestionTest, TrustWideUploadWithoutExtractDateRegistersTheLoadDay) {
+  const std::string data = File(3);
+  v1::UploadHeader h = Header(data);
+  h.set_school_urn("trust-wide");
+  h.clear_extract_date();
+  auto r = Send(data, h);
+  ASSERT_THAT(r, IsOk());
+  ingestion_->RunQueuedJobs();
+  ASSERT_EQ(JobOf(*r).state(), v1::Job::COMMITTED) << JobOf(*r).error();
+  const auto registered = catalogue_.registered();
+  ASSERT_EQ(registered.size(), 1u);
+  const auto& v = registered[0].version();
+  EXPECT_EQ(v.schools_size(), 0);  // "trust-wide" is not a school
+  EXPECT_EQ(v.period().start_date(), "2025-10-09");  // now_ms, UTC
+  EXPECT_EQ(v.period().end_date(), "2025-10-09");
+}
+
+TEST_F(IngestionTest, AVersionTheStoreWroteOnItsOwnIsBuiltOnNotOverwritten) {
+  const std::string data = File(3);
+  ASSERT_THAT(Send(data, Header(data)), IsOk());
+  ingestion_->RunQueuedJobs();
+  // An erasure wrote version 2 in the store without registering it.
+  {
+    auto w = versions_.OpenWriter();
+    ASSERT_THAT(w, IsOk());
+    query::v1::VersionSpec spec;
+    spec.set_dataset_version("datasets/census/versions/2");
+    spec.set_base_version("datasets/census/versions/1");
+    spec.set_idempotency_key("erase:1");
+    ASSERT_THAT((*w)->Begin(spec), IsOk());
+    ASSERT_THAT((*w)->Commit(query::v1::CommitVersion()), IsOk());
+  }
+  const std::string more = File(4);
+  auto r = Send(more, Header(more));
+  ASSERT_THAT(r, IsOk());
+  ingestion_->RunQueuedJobs();
+  ASSERT_EQ(JobOf(*r).state(), v1::Job::COMMITTED) << JobOf(*r).error();
+  EXPECT_EQ(JobOf(*r).dataset_version(), "datasets/census/versions/3");
+  const auto spec = versions_.committed()["datasets/census/versions/3"].spec;
+  EXPECT_EQ(spec.base_version(), "datasets/census/versions/2");
+  ASSERT_EQ(catalogue_.registered().size(), 2u);
+  EXPECT_EQ(catalogue_.registered()[1].version().version(), 3);
+}
+
 TEST_F(IngestionTest, CatalogueOutageFailsTheJobWithoutLoading) {
   const std::string data = File(3);
   auto r = Send(data, Header(data));

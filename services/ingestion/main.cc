@@ -92,21 +92,12 @@ int main(int argc, char** argv) {
   datalab::server::ExitIfError((*ingestion)->Start(), "cannot start the job worker");
 
   ing::IngestionServiceImpl handler(ingestion->get(), *authn);
-  auto on_deny = [audit](const datalab::auth::Denial& d) {
-    datalab::common::v1::AuditEvent e;
-    e.set_event_id(datalab::audit_client::NewEventId());
-    e.set_service("ingestion");
-    e.mutable_actor()->set_subject(d.subject);
-    e.set_action("ingestion.rpc.deny");
-    e.add_resources(d.method);
-    e.set_decision(datalab::common::v1::DENY);
-    e.set_reason(std::string(d.status.message()));
-    (void)audit->Append(e);
-  };
+
   auto options = datalab::server::ServerOptionsFromFlags("ingestion");
   // Chunks up to 4 MiB plus framing.
   options.max_receive_message_bytes = 16 << 20;
-  auto server = datalab::server::Server::Start(options, {&handler}, *authn, on_deny);
+  auto server = datalab::server::Server::Start(
+      options, {&handler}, *authn, datalab::server::AuditDenials(audit.get(), "ingestion"));
   datalab::server::ExitIfError(server.status(), "cannot start the server");
   int rc = datalab::server::ServeUntilSignal(**server);
   (*ingestion)->Stop();

@@ -1,5 +1,8 @@
 #include "services/ingestion/testing_fakes.h"
 
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
@@ -144,6 +147,19 @@ absl::StatusOr<std::unique_ptr<VersionWriter>> FakeVersionStore::OpenWriter() {
   ++open_;
   return std::unique_ptr<VersionWriter>(new FakeWriter(this));
 }
+absl::StatusOr<int32_t> FakeVersionStore::LatestStoredVersion(const std::string& dataset) {
+  absl::MutexLock l(&mu_);
+  if (failing_) return absl::UnavailableError("query store unavailable (fake)");
+  const std::string prefix = dataset + "/versions/";
+  int32_t latest = 0;
+  for (const auto& [name, stored] : committed_) {
+    int32_t n = 0;
+    if (name.rfind(prefix, 0) == 0 && absl::SimpleAtoi(name.substr(prefix.size()), &n)) {
+      latest = std::max(latest, n);
+    }
+  }
+  return latest;
+}
 void FakeVersionStore::SetFailing(bool failing) {
   absl::MutexLock l(&mu_);
   failing_ = failing;
@@ -192,8 +208,20 @@ absl::StatusOr<catalogue::v1::DatasetVersion> FakeCatalogue::RegisterDatasetVers
   if (prior != by_request_.end()) return prior->second;
   auto it = datasets_.find(r.parent());
   if (it == datasets_.end()) return absl::NotFoundError("dataset not found");
-  if (r.version().version() != it->second.latest_version() + 1) {
-    return absl::FailedPreconditionError("version is not the next one");
+  // As the real catalogue: a version number after the latest (gaps are
+  // versions the store wrote without registering, e.g. an erasure), a valid
+  // period and 6-digit school URNs.
+  if (r.version().version() <= it->second.latest_version()) {
+    return absl::FailedPreconditionError("version is not after the latest one");
+  }
+  if (r.version().period().start_date().size() != 10 ||
+      r.version().period().end_date().size() != 10) {
+    return absl::InvalidArgumentError("version.period: not a valid date YYYY-MM-DD");
+  }
+  for (const auto& urn : r.version().schools()) {
+    if (urn.size() != 6 || urn.find_first_not_of("0123456789") != std::string::npos) {
+      return absl::InvalidArgumentError("version.schools: must be a 6-digit URN");
+    }
   }
   it->second.set_latest_version(r.version().version());
   registered_.push_back(r);

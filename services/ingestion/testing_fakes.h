@@ -52,6 +52,7 @@ class FakeVersionStore : public VersionStore {
     int64_t rows = 0;  // new rows (base rows are not copied by the fake)
   };
   absl::StatusOr<std::unique_ptr<VersionWriter>> OpenWriter() override;
+  absl::StatusOr<int32_t> LatestStoredVersion(const std::string& dataset) override;
   // Fails the next OpenWriter/Write/Commit with UNAVAILABLE while set.
   void SetFailing(bool failing);
   std::map<std::string, Stored> committed() const;  // by dataset_version

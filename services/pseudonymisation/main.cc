@@ -83,21 +83,10 @@ int main(int argc, char** argv) {
   }
   pseudonymisation::PseudonymisationService handler(domain->get(), *authn, new_kek_source);
 
-  audit_client::AuditClient* audit_ptr = audit.get();
-  auto on_deny = [audit_ptr](const auth::Denial& d) {
-    common::v1::AuditEvent e;
-    e.set_event_id(audit_client::NewEventId());
-    e.set_service("pseudonymisation");
-    e.mutable_actor()->set_subject(d.subject);
-    e.set_action("pseudonymisation.rpc");
-    e.add_resources(d.method);
-    e.set_decision(common::v1::DENY);
-    e.set_reason(std::string(d.status.message()));
-    absl::Status s = audit_ptr->Append(e);
-    if (!s.ok()) log::Warning("audit append failed for a denial", {{"error", std::string(s.message())}});
-  };
+
   auto server = server::Server::Start(server::ServerOptionsFromFlags("pseudonymisation"),
-                                      {&handler}, *authn, on_deny);
+                                      {&handler}, *authn,
+                                      server::AuditDenials(audit.get(), "pseudonymisation"));
   server::ExitIfError(server.status(), "server");
   log::Info("pseudonymisation serving", {{"port", std::to_string((*server)->port())}});
   return server::ServeUntilSignal(**server);

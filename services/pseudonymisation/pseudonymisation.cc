@@ -352,6 +352,9 @@ absl::Status Pseudonymisation::Pseudonymise(const v1::PseudonymiseRequest& req,
     return absl::FailedPreconditionError(
         absl::StrCat(domain.name(), " is not reversible: vault must be false"));
   }
+  // A reversible domain keeps every identifier it pseudonymises in its vault:
+  // re-identification under dual control must work whoever loaded the data.
+  const bool keep_in_vault = domain.reversible();
   const int n = req.identifiers_size();
   if (n > kMaxBatchItems) {
     return absl::InvalidArgumentError(
@@ -368,7 +371,7 @@ absl::Status Pseudonymisation::Pseudonymise(const v1::PseudonymiseRequest& req,
   NormalisedIdentifier norm;
   norm.value.reserve(64);
   std::vector<std::pair<std::string, v1::VaultEntry>> vault;
-  if (req.vault()) vault.reserve(static_cast<size_t>(n));
+  if (keep_in_vault) vault.reserve(static_cast<size_t>(n));
   const int64_t now = options_.clock->NowUnixMs();
 
   char* packed = nullptr;
@@ -406,7 +409,7 @@ absl::Status Pseudonymisation::Pseudonymise(const v1::PseudonymiseRequest& req,
       r->mutable_pseudonym()->assign(out, kPseudonymChars);
       r->set_temporary(norm.temporary);
     }
-    if (req.vault()) {
+    if (keep_in_vault) {
       std::string pseudonym(out, kPseudonymChars);
       ASSIGN_OR_RETURN(std::string sealed,
                        crypto::Aead::Seal(s->current_vault_key, norm.value,

@@ -407,7 +407,10 @@ class ReidTest : public PseudonymisationTest {
     MakeDomain(*domain_, "pupil", v1::UPN, true);
     MakeDomain(*domain_, "school", v1::URN, false);
     pseudonym_ = PseudonymOf(*domain_, "domains/pupil", kUpn, /*vault=*/true);
-    not_vaulted_ = PseudonymOf(*domain_, "domains/pupil", "Q801200005002");
+    // Every identifier a reversible domain pseudonymises is in its vault; a
+    // well-formed pseudonym it never made (here another domain's) is not.
+    MakeDomain(*domain_, "pupil-other", v1::UPN, true);
+    not_vaulted_ = PseudonymOf(*domain_, "domains/pupil-other", "Q801200005002");
   }
   absl::StatusOr<R> Request(const Principal& who, const std::string& domain,
                             const std::string& pseudonym, const std::string& reason = "court order 12") {

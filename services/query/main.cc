@@ -72,20 +72,9 @@ int main(int argc, char** argv) {
   server::ExitIfError(runner.status(), "query runner");
   query::QueryServiceImpl handler(runner->get(), store->get(), *authn);
 
-  audit_client::AuditClient* audit_ptr = audit.get();
-  auto on_deny = [audit_ptr](const auth::Denial& d) {
-    common::v1::AuditEvent e;
-    e.set_event_id(audit_client::NewEventId());
-    e.set_service("query");
-    e.mutable_actor()->set_subject(d.subject);
-    e.set_action("query.rpc");
-    e.add_resources(d.method);
-    e.set_decision(common::v1::DENY);
-    e.set_reason(std::string(d.status.message()));
-    absl::Status s = audit_ptr->Append(e);
-    if (!s.ok()) log::Warning("audit append failed for a denial", {{"error", std::string(s.message())}});
-  };
-  auto server = server::Server::Start(server::ServerOptionsFromFlags("query"), {&handler}, *authn, on_deny);
+
+  auto server = server::Server::Start(server::ServerOptionsFromFlags("query"), {&handler}, *authn,
+                                      server::AuditDenials(audit.get(), "query"));
   server::ExitIfError(server.status(), "server");
   log::Info("query serving", {{"port", std::to_string((*server)->port())}});
   return server::ServeUntilSignal(**server);

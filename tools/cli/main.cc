@@ -29,7 +29,30 @@ int main(int argc, char** argv) {
   datalab::cli::Registry registry;
   datalab::cli::RegisterAllCommands(registry);
 
-  std::vector<std::string> words(argv + 1, argv + argc);
+  std::vector<std::string> all(argv + 1, argv + argc);
+  // Options common to every command may also come before it:
+  //   datalab --as researcher query ...
+  std::vector<std::string> globals;
+  std::vector<std::string> words;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::string& w = all[i];
+    bool global = false;
+    for (const char* g : {"--as", "--env", "--gateway", "--ca", "--token-file"}) {
+      std::string flag(g);
+      if (w == flag && i + 1 < all.size() && words.empty()) {
+        globals.push_back(w);
+        globals.push_back(all[++i]);
+        global = true;
+        break;
+      }
+      if (w.rfind(flag + "=", 0) == 0 && words.empty()) {
+        globals.push_back(w);
+        global = true;
+        break;
+      }
+    }
+    if (!global) words.push_back(w);
+  }
   if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
     PrintHelp(registry, std::cout);
     return words.empty() ? datalab::cli::kUsage : datalab::cli::kOk;
@@ -42,6 +65,7 @@ int main(int argc, char** argv) {
     return datalab::cli::kUsage;
   }
   std::vector<std::string> rest(words.begin() + consumed, words.end());
+  rest.insert(rest.end(), globals.begin(), globals.end());
   auto args = datalab::cli::Args::Parse(rest, {"json", "csv", "yes", "quiet", "wait", "allow-duplicate", "reversible"});
   if (!args.ok()) {
     std::cerr << "error: " << args.status().message() << " (see `datalab " << cmd->name

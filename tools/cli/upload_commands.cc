@@ -322,11 +322,24 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
     err << "\n";
   }
 
-  // 3. Follow the job.
+  // 3. Follow the job, for at most --wait-timeout seconds: a job left
+  // waiting (e.g. for a service that is down) is reported, not waited on forever.
+  int wait_timeout = 1800;
+  if (auto t = args.Get("wait-timeout");
+      t.has_value() && (!absl::SimpleAtoi(*t, &wait_timeout) || wait_timeout < 1)) {
+    return Fail(err, absl::InvalidArgumentError("--wait-timeout must be a positive number of seconds"));
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(wait_timeout);
   iv1::Job j;
   while (true) {
     absl::Status s = GetJob(*c, job, &j);
     if (!s.ok()) return Fail(err, s);
+    if (!Terminal(j.state()) && std::chrono::steady_clock::now() > give_up) {
+      err << "\n" << job << " is still " << iv1::Job::State_Name(j.state()) << " after "
+          << wait_timeout << " s" << (j.error().empty() ? "" : " (" + j.error() + ")")
+          << "; it carries on in the lab: follow it with `datalab jobs show " << job << "`\n";
+      return kUnavailable;
+    }
     const auto& p = j.progress();
     err << "\r" << iv1::Job::State_Name(j.state()) << ": parsed " << p.rows_parsed()
         << ", validated " << p.rows_validated() << ", loaded " << p.rows_loaded()
@@ -443,10 +456,12 @@ void RegisterUploadCommands(Registry& r) {
          "datalab upload FILE --dataset D --school URN|trust-wide\n"
          "    [--policy reject|quarantine] [--mode append|replace --period P]\n"
          "    [--encoding auto|utf-8|windows-1252] [--extract-date YYYY-MM-DD]\n"
-         "    [--source SIMS|ARBOR|...] [--allow-duplicate=true] [--retries N] [--json]\n"
+         "    [--source SIMS|ARBOR|...] [--allow-duplicate=true] [--retries N]\n"
+         "    [--wait-timeout SECONDS (default 1800)] [--json]\n"
          "Streams the file with a progress bar on stderr, resumes after a dropped\n"
          "connection, follows the job and prints the validation report summary.\n"
-         "Exit 0 when committed, 7 when rejected (see the report).",
+         "Exit 0 when committed, 7 when rejected (see the report), 6 when the job\n"
+         "has not finished within --wait-timeout (it carries on; see `jobs show`).",
          RunUpload});
   r.Add({"jobs list", "list ingestion jobs",
          "datalab jobs list [--dataset D] [--page-size N] [--page-token T] [--json]", RunJobsList});

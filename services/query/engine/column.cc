@@ -78,8 +78,12 @@ template <typename Narrow, typename Wide>
 void PackNarrow(std::string& out, const Wide* v, size_t n, Wide base) {
   size_t at = out.size();
   out.resize(at + n * sizeof(Narrow));
-  Narrow* dst = reinterpret_cast<Narrow*>(out.data() + at);
-  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<Narrow>(v[i] - base);
+  // The output offset may be unaligned for Narrow: store through memcpy.
+  char* dst = out.data() + at;
+  for (size_t i = 0; i < n; ++i) {
+    const Narrow x = static_cast<Narrow>(v[i] - base);
+    std::memcpy(dst + i * sizeof(Narrow), &x, sizeof(Narrow));
+  }
 }
 
 template <typename Narrow, typename Wide>
