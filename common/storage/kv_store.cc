@@ -1,9 +1,13 @@
 #include "common/storage/kv_store.h"
 
+#include <sys/statvfs.h>
+
 #include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "rocksdb/table.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -42,6 +46,7 @@ absl::Status ToAbslStatus(const rocksdb::Status& s, std::string_view context) {
   // The RocksDB message names files (redacted to their names); it never
   // holds user data.
   std::string msg = absl::StrCat(std::string(context), ": ", RedactPaths(s.ToString()));
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
   switch (s.code()) {
     case rocksdb::Status::kNotFound:
       return absl::NotFoundError(msg);
@@ -220,27 +225,43 @@ absl::Status KvStore::Write(WriteBatch& batch) {
   if (!batch.status().ok()) return batch.status();
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return WriteWithRecovery(wo, batch);
+  return GuardedWrite(wo, batch);
 }
 
 absl::Status KvStore::WriteSync(WriteBatch& batch) {
   if (!batch.status().ok()) return batch.status();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return WriteWithRecovery(wo, batch);
+  return GuardedWrite(wo, batch);
 }
 
-absl::Status KvStore::WriteWithRecovery(const rocksdb::WriteOptions& wo, WriteBatch& batch) {
-  rocksdb::Status s = db_->Write(wo, &batch.batch_);
-  if (s.IsIOError() || s.IsNoSpace()) {
-    // A failed WAL or flush write (a full disk, say) puts RocksDB into a
-    // background-error state that refuses every later write until resumed.
-    // Try to resume, once per failing write: when the cause is gone (space
-    // freed) the write then succeeds without restarting the service; when
-    // it is not, the caller gets the original error and nothing is written.
-    if (db_->Resume().ok()) s = db_->Write(wo, &batch.batch_);
+absl::Status KvStore::GuardedWrite(const rocksdb::WriteOptions& wo, WriteBatch& batch) {
+  if (absl::Status space = CheckFreeSpace(); !space.ok()) return space;
+  return ToAbslStatus(db_->Write(wo, &batch.batch_), "write");
+}
+
+absl::Status KvStore::CheckFreeSpace() {
+  if (options_.min_free_bytes == 0) return absl::OkStatus();
+  // While there was room at the last look, look again at most every 250 ms;
+  // while there was not, look every time (a refusal must end as soon as
+  // space is freed, and statvfs costs about a microsecond).
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  int64_t checked = space_checked_ms_.load(std::memory_order_relaxed);
+  const bool low = free_bytes_.load(std::memory_order_relaxed) < 2 * options_.min_free_bytes;
+  if (low || (now_ms - checked >= 250 && space_checked_ms_.compare_exchange_strong(
+                                            checked, now_ms, std::memory_order_relaxed))) {
+    struct statvfs st;
+    if (statvfs(options_.path.c_str(), &st) == 0) {
+      free_bytes_.store(static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
+                        std::memory_order_relaxed);
+    }
   }
-  return ToAbslStatus(s, "write");
+  const uint64_t free_bytes = free_bytes_.load(std::memory_order_relaxed);
+  if (free_bytes >= options_.min_free_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the data volume is nearly full (", free_bytes >> 20, " MiB free, ",
+      options_.min_free_bytes >> 20, " MiB kept in reserve): nothing was written; free space "
+      "and retry"));
 }
 
 absl::Status KvStore::Scan(

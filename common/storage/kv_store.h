@@ -7,12 +7,21 @@
 //
 // Errors: rocksdb::Status never leaves this file's implementation; callers see
 // absl::Status (NOT_FOUND for a missing key, DATA_LOSS for corruption or an
-// unparsable stored record, UNAVAILABLE for I/O errors such as a full disk).
+// unparsable stored record, RESOURCE_EXHAUSTED when the volume is (nearly)
+// full, UNAVAILABLE for other I/O errors).
+//
+// A full disk: RocksDB puts a database whose WAL or flush write failed with
+// ENOSPC into a read-only error state that only a reopen clears (and some
+// builds assert on the next write). So writes are refused while the volume
+// has less than `min_free_bytes` free, before RocksDB ever sees ENOSPC, and
+// accepted again as soon as space is freed, without a restart.
 //
 // Thread safety: all methods are safe to call concurrently (RocksDB is).
 #ifndef DATALAB_COMMON_STORAGE_KV_STORE_H_
 #define DATALAB_COMMON_STORAGE_KV_STORE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,6 +74,9 @@ struct KvStoreOptions {
   bool create_if_missing = true;
   // Compression for the bottommost data (column chunks benefit).
   bool compress = true;
+  // Writes are refused (RESOURCE_EXHAUSTED) while the volume holding `path`
+  // has less free space than this. 0 disables the check.
+  uint64_t min_free_bytes = 32ull << 20;
 };
 
 class KvStore {
@@ -108,11 +120,17 @@ class KvStore {
  private:
   KvStore(KvStoreOptions options, std::unique_ptr<rocksdb::DB> db,
           std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles);
-  absl::Status WriteWithRecovery(const rocksdb::WriteOptions& wo, WriteBatch& batch);
+  absl::Status GuardedWrite(const rocksdb::WriteOptions& wo, WriteBatch& batch);
+  // OK, or RESOURCE_EXHAUSTED while the volume is below min_free_bytes
+  // (statvfs at most every 250 ms while there is room, every call near the
+  // reserve).
+  absl::Status CheckFreeSpace();
 
   KvStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
+  std::atomic<int64_t> space_checked_ms_{0};
+  std::atomic<uint64_t> free_bytes_{UINT64_MAX};
 };
 
 // Big-endian fixed-width encoding so numeric keys sort in order.

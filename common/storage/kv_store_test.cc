@@ -144,6 +144,28 @@ TEST(KvStore, ErrorsNameFilesNotTheServersPaths) {
   EXPECT_THAT(std::string(s.message()), ::testing::Not(::testing::HasSubstr("/var/lib")));
 }
 
+TEST(KvStore, NearlyFullVolumeRefusesWritesCleanly) {
+  TempDir dir;
+  KvStoreOptions o;
+  o.path = dir.Sub("db");
+  o.column_families = {"a"};
+  o.min_free_bytes = uint64_t{1} << 62;  // more than any volume has free
+  auto store = KvStore::Open(o);
+  ASSERT_THAT(store, IsOk());
+  absl::Status s = (*store)->Put("a", "k", "v");
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("nearly full"));
+  EXPECT_THAT((*store)->Get("a", "k"), StatusIs(absl::StatusCode::kNotFound));
+  WriteBatch b(store->get());
+  b.Put("a", "k2", "v");
+  EXPECT_THAT((*store)->WriteSync(b), StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+TEST(KvStore, NoSpaceFromRocksDbIsResourceExhausted) {
+  EXPECT_EQ(ToAbslStatus(rocksdb::Status::NoSpace("append"), "write").code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 TEST(KvStore, OpenRefusesEmptyPath) {
   KvStoreOptions o;
   EXPECT_THAT(KvStore::Open(o), StatusIs(absl::StatusCode::kInvalidArgument));

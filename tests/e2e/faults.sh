@@ -82,10 +82,10 @@ else
   umount "$VAR/tmpfs-probe"
   svc_stop ingestion
   cp -a "$MNT" "$VAR/ingestion-data.bak"
-  mount -t tmpfs -o size=48m tmpfs "$MNT"
+  mount -t tmpfs -o size=128m tmpfs "$MNT"
   E2E_CLEANUP_HOOK="umount -l '$MNT' 2>/dev/null"
   cp -a "$VAR/ingestion-data.bak/." "$MNT/"
-  svc_start ingestion && pass "ingestion runs on a 48 MiB volume" || fail "ingestion on tmpfs" "not serving"
+  svc_start ingestion && pass "ingestion runs on a 128 MiB volume" || fail "ingestion on tmpfs" "not serving"
   # A file larger than the space left: a census of 12 more schools.
   "$BIN/datalab-synth" --out "$VAR/big" --schools 12 --seed 9 >/dev/null 2>&1
   BIG=$VAR/big-census.csv
@@ -111,6 +111,7 @@ else
     fail "disk full: the lab still serves" "health is not SERVING"
   fi
   rm -f "$MNT/filler"
+  log "disk full: filler removed, $(df -h --output=avail "$MNT" | tail -1 | tr -d ' ') free; $(du -sh "$MNT" | cut -f1) used by the service"
   RUN_TIMEOUT=120 run dl upload "$BIG" --dataset census --school "$BIGURN" --extract-date "$EXTRACT" --as steward --json
   if [ "$RC" -eq 0 ] && echo "$OUT" | grep -q '"state": "COMMITTED"'; then
     pass "disk full: space back, the upload succeeds without a restart"
