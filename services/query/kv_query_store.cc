@@ -114,16 +114,17 @@ size_t ChunkBytes(const engine::Chunk& ch) {
 class KvReleaseLedger : public sdc::ReleaseLedger {
  public:
   explicit KvReleaseLedger(StoreBackend* b) : b_(b) {}
-  absl::Status ForEachInCardinalityRange(
+  absl::Status ForEachSketchedInCardinalityRange(
       std::string_view project, uint64_t min_c, uint64_t max_c,
-      absl::FunctionRef<bool(const sdc::SubjectSet&)> visit) const override {
+      absl::FunctionRef<bool(const sdc::SubjectSet&, const sdc::PopulationSketch&)> visit)
+      const override {
     std::shared_ptr<const Index> index;
     {
       absl::MutexLock l(&mu_);
       ASSIGN_OR_RETURN(index, LoadLocked(std::string(project)));
     }
     for (auto it = index->lower_bound(min_c); it != index->end() && it->first <= max_c; ++it) {
-      if (!visit(it->second)) break;
+      if (!visit(it->second.first, it->second.second)) break;
     }
     return absl::OkStatus();
   }
@@ -135,8 +136,16 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
     uint32_t i = 0;
     absl::flat_hash_set<std::string> seen;
     std::vector<const sdc::SubjectSet*> added;
+    absl::MutexLock l(&mu_);
+    ASSIGN_OR_RETURN(auto index, LoadLocked(p));
     for (const auto& pop : populations) {
       if (pop.IsEmpty()) continue;
+      // A population the ledger already holds (the same query run again,
+      // say) adds nothing to the differencing check: keep one copy.
+      bool known = false;
+      auto [lo, hi] = index->equal_range(pop.Cardinality());
+      for (auto e = lo; e != hi && !known; ++e) known = e->second.first == pop;
+      if (known) continue;
       std::string bytes = pop.Serialize();
       if (!seen.insert(bytes).second) continue;
       batch.Put(Space::kMeta,
@@ -145,18 +154,18 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
       added.push_back(&pop);
     }
     if (batch.empty()) return absl::OkStatus();
-    absl::MutexLock l(&mu_);
-    ASSIGN_OR_RETURN(auto index, LoadLocked(p));
     RETURN_IF_ERROR(b_->Write(batch, /*sync=*/true));
     // Copy-on-write so concurrent readers keep a consistent snapshot.
     auto next = std::make_shared<Index>(*index);
-    for (const auto* pop : added) next->emplace(pop->Cardinality(), *pop);
+    for (const auto* pop : added) {
+      next->emplace(pop->Cardinality(), std::make_pair(*pop, sdc::PopulationSketch::Of(*pop)));
+    }
     cache_[p] = std::move(next);
     return absl::OkStatus();
   }
 
  private:
-  using Index = std::multimap<uint64_t, sdc::SubjectSet>;
+  using Index = std::multimap<uint64_t, std::pair<sdc::SubjectSet, sdc::PopulationSketch>>;
   absl::StatusOr<std::shared_ptr<const Index>> LoadLocked(const std::string& project) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = cache_.find(project);
@@ -170,7 +179,9 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
         bad = absl::DataLossError("release ledger entry is unreadable");
         return false;
       }
-      index->emplace(ReadBigEndian64(k.substr(prefix.size())), std::move(*set));
+      sdc::PopulationSketch sketch = sdc::PopulationSketch::Of(*set);
+      index->emplace(ReadBigEndian64(k.substr(prefix.size())),
+                     std::make_pair(std::move(*set), sketch));
       return true;
     }));
     RETURN_IF_ERROR(bad);

@@ -252,6 +252,14 @@ TEST_P(QueryStoreTest, ReleasesHistoryAndLedgers) {
     return true;
   }), IsOk());
   EXPECT_EQ(seen, 1);
+  // The same population released again is held once.
+  ASSERT_THAT(ledger.Record("projects/p", "r2", {sdc::SubjectSet::Range(0, 20)}), IsOk());
+  seen = 0;
+  ASSERT_THAT(ledger.ForEachInCardinalityRange("projects/p", 20, 20, [&](const sdc::SubjectSet&) {
+    ++seen;
+    return true;
+  }), IsOk());
+  EXPECT_EQ(seen, 1);
   ASSERT_THAT(ledger.ForEachInCardinalityRange("projects/q", 0, 100, [&](const sdc::SubjectSet&) {
     ADD_FAILURE() << "projects are isolated";
     return true;

@@ -4,10 +4,10 @@
 
 namespace datalab::sdc {
 
-absl::Status InMemoryReleaseLedger::ForEachInCardinalityRange(
+absl::Status InMemoryReleaseLedger::ForEachSketchedInCardinalityRange(
     std::string_view project, uint64_t min_cardinality,
     uint64_t max_cardinality,
-    absl::FunctionRef<bool(const SubjectSet&)> visit) const {
+    absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const {
   absl::MutexLock lock(&mu_);
   auto it = by_project_.find(project);
   if (it == by_project_.end() || min_cardinality > max_cardinality) {
@@ -16,7 +16,7 @@ absl::Status InMemoryReleaseLedger::ForEachInCardinalityRange(
   const auto& index = it->second;
   for (auto e = index.lower_bound(min_cardinality);
        e != index.end() && e->first <= max_cardinality; ++e) {
-    if (!visit(e->second)) break;
+    if (!visit(e->second.first, e->second.second)) break;
   }
   return absl::OkStatus();
 }
@@ -34,8 +34,8 @@ absl::Status InMemoryReleaseLedger::Record(
     if (n == 0) continue;
     bool seen = false;
     auto [lo, hi] = index.equal_range(n);
-    for (auto e = lo; e != hi && !seen; ++e) seen = e->second == p;
-    if (!seen) index.emplace(n, p);
+    for (auto e = lo; e != hi && !seen; ++e) seen = e->second.first == p;
+    if (!seen) index.emplace(n, std::make_pair(p, PopulationSketch::Of(p)));
   }
   return absl::OkStatus();
 }

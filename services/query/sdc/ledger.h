@@ -43,10 +43,20 @@ class ReleaseLedger {
   // of at least d). Stops early when `visit` returns false. Implementations
   // should index by cardinality so the cost is proportional to the matches.
   // An unknown project has no populations (OK, no calls).
-  virtual absl::Status ForEachInCardinalityRange(
+  absl::Status ForEachInCardinalityRange(
       std::string_view project, uint64_t min_cardinality,
       uint64_t max_cardinality,
-      absl::FunctionRef<bool(const SubjectSet&)> visit) const = 0;
+      absl::FunctionRef<bool(const SubjectSet&)> visit) const {
+    return ForEachSketchedInCardinalityRange(
+        project, min_cardinality, max_cardinality,
+        [&](const SubjectSet& s, const PopulationSketch&) { return visit(s); });
+  }
+  // The same, with each population's sketch, which implementations compute
+  // once when the population is recorded or loaded.
+  virtual absl::Status ForEachSketchedInCardinalityRange(
+      std::string_view project, uint64_t min_cardinality,
+      uint64_t max_cardinality,
+      absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const = 0;
 
   // Durably records the populations of the released cells of one release.
   // Identical populations may be stored once. Empty sets are ignored.
@@ -57,10 +67,10 @@ class ReleaseLedger {
 
 class InMemoryReleaseLedger : public ReleaseLedger {
  public:
-  absl::Status ForEachInCardinalityRange(
+  absl::Status ForEachSketchedInCardinalityRange(
       std::string_view project, uint64_t min_cardinality,
       uint64_t max_cardinality,
-      absl::FunctionRef<bool(const SubjectSet&)> visit) const override;
+      absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const override;
   absl::Status Record(std::string_view project, std::string_view release_id,
                       const std::vector<SubjectSet>& populations) override;
 
@@ -70,7 +80,8 @@ class InMemoryReleaseLedger : public ReleaseLedger {
  private:
   mutable absl::Mutex mu_;
   // project -> cardinality -> populations of that size.
-  std::map<std::string, std::multimap<uint64_t, SubjectSet>, std::less<>>
+  std::map<std::string, std::multimap<uint64_t, std::pair<SubjectSet, PopulationSketch>>,
+           std::less<>>
       by_project_ ABSL_GUARDED_BY(mu_);
 };
 

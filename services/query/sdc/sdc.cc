@@ -616,8 +616,12 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   // 7. Differencing against the ledger and against populations already
   // accepted in this release. |A Δ B| >= ||A| - |B||, so only populations
   // whose size is within threshold-1 need the (cardinality-only) test.
+  // Each pair is first compared by sketch (a lower bound on |A Δ B|, see
+  // PopulationSketch), which rules out unrelated populations without
+  // intersecting them; identical populations are not "close" (they are the
+  // same number again) and are held once.
   const uint64_t window = static_cast<uint64_t>(s.threshold) - 1;
-  std::multimap<uint64_t, const SubjectSet*> accepted;
+  std::multimap<uint64_t, std::pair<const SubjectSet*, PopulationSketch>> accepted;
   if (window > 0) {
     for (int r = 0; r < rows; ++r) {
       for (int c = 0; c < cols; ++c) {
@@ -628,19 +632,22 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
           const uint64_t n = pop->Cardinality();
           const uint64_t lo = n > window ? n - window : 0;
           const uint64_t hi = n + window;
-          auto too_close = [&](const SubjectSet& other) {
+          const PopulationSketch sketch = PopulationSketch::Of(*pop);
+          auto too_close = [&](const SubjectSet& other, const PopulationSketch& other_sketch) {
+            if (sketch.SymmetricDifferenceLowerBound(other_sketch) > window) return false;
             const uint64_t m = other.Cardinality();
             const uint64_t sym = n + m - 2 * pop->AndCardinality(other);
             return sym >= 1 && sym <= window;
           };
-          RETURN_IF_ERROR(release_ledger_->ForEachInCardinalityRange(
-              request.project, lo, hi, [&](const SubjectSet& earlier) {
-                close = too_close(earlier);
+          RETURN_IF_ERROR(release_ledger_->ForEachSketchedInCardinalityRange(
+              request.project, lo, hi,
+              [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
+                close = too_close(earlier, earlier_sketch);
                 return !close;
               }));
           for (auto it = accepted.lower_bound(lo);
                !close && it != accepted.end() && it->first <= hi; ++it) {
-            close = too_close(*it->second);
+            close = too_close(*it->second.first, it->second.second);
           }
           if (close) break;
         }
@@ -649,7 +656,11 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
           suppressed[r * cols + c] = true;
         } else {
           for (const SubjectSet* pop : ExposedPopulations(cell)) {
-            accepted.emplace(pop->Cardinality(), pop);
+            const uint64_t n = pop->Cardinality();
+            bool held = false;
+            auto [lo, hi] = accepted.equal_range(n);
+            for (auto it = lo; it != hi && !held; ++it) held = *it->second.first == *pop;
+            if (!held) accepted.emplace(n, std::make_pair(pop, PopulationSketch::Of(*pop)));
           }
         }
       }

@@ -158,4 +158,27 @@ absl::StatusOr<SubjectSet> SubjectSet::Deserialize(std::string_view bytes) {
 
 const roaring_bitmap_s* SubjectSet::raw() const { return R(bitmap_); }
 
+PopulationSketch PopulationSketch::Of(const SubjectSet& set) {
+  PopulationSketch sk;
+  roaring_iterate(
+      set.raw(),
+      [](uint32_t id, void* counts) {
+        // Fibonacci hashing: the top 6 bits of id * 2^32/phi.
+        const uint32_t bucket = (id * 2654435769u) >> 26;
+        ++static_cast<uint32_t*>(counts)[bucket];
+        return true;
+      },
+      sk.counts_.data());
+  return sk;
+}
+
+uint64_t PopulationSketch::SymmetricDifferenceLowerBound(const PopulationSketch& other) const {
+  uint64_t d = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    const uint32_t a = counts_[i], b = other.counts_[i];
+    d += a > b ? a - b : b - a;
+  }
+  return d;
+}
+
 }  // namespace datalab::sdc

@@ -11,6 +11,7 @@
 #ifndef DATALAB_SERVICES_QUERY_SDC_SUBJECT_SET_H_
 #define DATALAB_SERVICES_QUERY_SDC_SUBJECT_SET_H_
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -70,6 +71,23 @@ class SubjectSet {
  private:
   explicit SubjectSet(roaring_bitmap_s* adopt);
   roaring_bitmap_s* bitmap_;
+};
+
+// A 64-bucket histogram of a set's ids (each id hashed to a bucket). For any
+// two sets A and B, the L1 distance between their sketches is at most
+// |A Δ B| (an id in one set and not the other moves one bucket count by
+// one), so a distance above a bound proves the sets differ by more than it
+// without intersecting them. The differencing check uses it to skip nearly
+// every pair of unrelated populations. Pupil data, like the set itself.
+class PopulationSketch {
+ public:
+  PopulationSketch() { counts_.fill(0); }
+  static PopulationSketch Of(const SubjectSet& set);
+  // A lower bound on |A Δ B|.
+  uint64_t SymmetricDifferenceLowerBound(const PopulationSketch& other) const;
+
+ private:
+  std::array<uint32_t, 64> counts_;
 };
 
 }  // namespace datalab::sdc
