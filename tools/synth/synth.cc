@@ -220,6 +220,18 @@ std::string SchoolName(std::string_view stem, Phase phase, Rng& rng) {
   return absl::StrCat(Str(stem), " ", Str(suffix));
 }
 
+// Every LA of every region, in a fixed order.
+const std::vector<const LocalAuthority*>& AllLas() {
+  static const std::vector<const LocalAuthority*>* const kAll = [] {
+    auto* all = new std::vector<const LocalAuthority*>();
+    for (const Region& r : Regions()) {
+      for (const LocalAuthority& la : r.las) all->push_back(&la);
+    }
+    return all;
+  }();
+  return *kAll;
+}
+
 std::vector<SchoolPlan> PlanSchools(int n, uint64_t seed, int pupils_per_school) {
   Rng rng(MixSeed(seed, 0));
   const Region& region = Regions()[rng.Below(Regions().size())];
@@ -251,9 +263,19 @@ std::vector<SchoolPlan> PlanSchools(int n, uint64_t seed, int pupils_per_school)
     s.info.la_code = s.la->code;
     // Academy establishment numbers: 2xxx primary, 4xxx secondary.
     const int base = s.info.phase == Phase::kPrimary ? 2000 : 4000;
-    do {
+    // An LA has 1000 numbers per phase; a trust (or benchmark file) with
+    // more schools than its region has numbers for spills into the next LA.
+    for (int attempt = 1;; ++attempt) {
       s.info.establishment = base + static_cast<int>(rng.Below(1000));
-    } while (!la_estabs.insert({s.info.la_code, s.info.establishment}).second);
+      if (la_estabs.insert({s.info.la_code, s.info.establishment}).second) break;
+      if (attempt % 5000 == 0) {
+        const auto& all = AllLas();
+        size_t at = 0;
+        while (all[at] != s.la) ++at;
+        s.la = all[(at + 1) % all.size()];
+        s.info.la_code = s.la->code;
+      }
+    }
     std::string name;
     for (int attempt = 0;; ++attempt) {
       name = SchoolName(stems[rng.Below(stems.size())], s.info.phase, rng);
@@ -1195,8 +1217,9 @@ absl::Status ValidateFlatOptions(const FlatOptions& o) {
   if (o.rows < 1 || o.rows > 2'000'000'000) {
     return absl::InvalidArgumentError("--rows must be in 1..2000000000");
   }
-  if (o.schools < 1 || o.schools > 1000) {
-    return absl::InvalidArgumentError("--schools must be in 1..1000");
+  // A flat benchmark file spreads rows over up to every school in England.
+  if (o.schools < 1 || o.schools > 10000) {
+    return absl::InvalidArgumentError("--schools must be in 1..10000 with --flat");
   }
   if (o.year < 2000 || o.year > 2090) {
     return absl::InvalidArgumentError("--year must be in 2000..2090");
