@@ -36,6 +36,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/identity_assertion.h"
 #include "common/crypto/ed25519.h"
@@ -263,6 +264,8 @@ int RunQueries() {
 }  // namespace datalab::bench
 
 int main(int argc, char** argv) {
+  // As the services (server::InitMain): no lock-order graph in production.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_target).empty() || absl::GetFlag(FLAGS_ca).empty()) {
     datalab::bench::Die("--target and --ca are required");

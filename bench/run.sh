@@ -436,7 +436,7 @@ if [ "$LAB_OK" != 0 ]; then
       --roles researcher --scheme "ONS Accredited Researcher" --training-date 2026-01-01 --expiry-date 2030-01-01
   fi
   if cli_has domains create; then
-    step domain as bench-admin domains create pupil --kind upn --reversible=false
+    step domain as bench-admin domains create --domain pupil --kind upn --reversible=false
   else
     skipped lab_domain "no 'datalab domains create' command yet"
   fi

@@ -47,6 +47,26 @@ TEST_F(AssertionTest, RoundTrip) {
   EXPECT_EQ(p->roles(0), v1::RESEARCHER);
 }
 
+TEST_F(AssertionTest, SameCallerReusesItsAssertionForHalfTheTtlOnly) {
+  AssertionSigner signer(*key_, absl::Seconds(60), [this] { return now_; });
+  const std::string first = *signer.Sign(Alice());
+  now_ += absl::Seconds(29);
+  EXPECT_EQ(*signer.Sign(Alice()), first);  // still 31 s of validity left
+  v1::Principal with_request = Alice();
+  with_request.set_request_id("req-1");
+  EXPECT_NE(*signer.Sign(with_request), first);  // another principal
+  v1::Principal bob = Alice();
+  bob.set_subject("users/bob");
+  EXPECT_NE(*signer.Sign(bob), first);
+  now_ += absl::Seconds(2);
+  const std::string renewed = *signer.Sign(Alice());
+  EXPECT_NE(renewed, first);  // past half its ttl: signed again
+  ASSERT_THAT(verifier_->Verify(renewed), IsOk());
+  now_ += absl::Seconds(36);  // the first has expired (with 5 s skew); the renewed one has not
+  EXPECT_THAT(verifier_->Verify(first), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(verifier_->Verify(renewed), IsOk());
+}
+
 TEST_F(AssertionTest, RejectsExpiredTamperedForeignAndMalformed) {
   std::string t = Sign(Alice());
   now_ += absl::Seconds(120);

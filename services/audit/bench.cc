@@ -17,6 +17,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crypto/ed25519.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/memory_audit_store.h"
@@ -238,6 +239,8 @@ void ProofPhase(const std::string& dir, uint64_t n) {
 }  // namespace datalab::audit
 
 int main(int argc, char** argv) {
+  // As the services (server::InitMain): no lock-order graph in production.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::ParseCommandLine(argc, argv);
   std::string dir = absl::GetFlag(FLAGS_dir) + "/datalab-audit-bench-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);

@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "services/query/kv_query_store.h"
 #include "services/query/query_runner.h"
 #include "services/query/testing_support.h"
@@ -81,6 +82,8 @@ absl::Status Load(query::QueryStore& store, const std::string& version, int64_t 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the services (server::InitMain): no lock-order graph in production.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   int64_t rows = 20000000;
   int repeat = 5, threads = 2;
   (void)absl::SimpleAtoi(Flag(argc, argv, "rows", "20000000"), &rows);
