@@ -593,6 +593,21 @@ YAML
     fi
   fi
 
+  # Pseudonymisation over gRPC: 1M valid UPNs on one PseudonymiseStream,
+  # straight to the service with ingestion's mTLS identity (as ingestion
+  # calls it), into the bench's domain.
+  PS=$(labvar DATALAB_PSEUDONYMISATION_ADDR)
+  if ! has_bin datalab-bench-client || [ -z "$PS" ]; then
+    skipped pseudo_grpc "no pseudonymisation service or bench client"
+  elif timeout 300 "$BIN/datalab-bench-client" --mode=pseudonymise --target="$PS" --ca="$CA" \
+         --cert="$LAB_VAR/pki/ingestion.pem" --key="$LAB_VAR/pki/ingestion.key" \
+         --domain=domains/pupil --ids=$(awk -v s="$SCALE" 'BEGIN { printf "%d", 1000000 * (s < 1 ? s : 1) }') \
+         --name=pseudo_grpc_stream > "$TMP/pseudo_grpc.out" 2>>"$LOG"; then
+    collect pseudo_grpc_stream "$TMP/pseudo_grpc.out"
+  else
+    skipped pseudo_grpc "PseudonymiseStream failed (see log)"
+  fi
+
   # Peak RSS of each service over the whole run.
   for svc in audit catalogue query pseudonymisation ingestion gateway; do
     up=$(echo "$svc" | tr '[:lower:]' '[:upper:]')

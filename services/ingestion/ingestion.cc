@@ -717,7 +717,7 @@ void Ingestion::RunJob(const std::string& job_id) {
   if (rec.step() == v1::STEP_REGISTER) {
     // The version is in the store; registering it is idempotent (request_id
     // = job), so a catalogue that is restarting or briefly unreachable is
-    // retried here with backoff (about a minute in all) before the job is
+    // retried here with backoff (nine tries over a minute or more) before the job is
     // left for the next start.
     absl::Status s;
     absl::Duration backoff = absl::Milliseconds(250);
