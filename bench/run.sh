@@ -522,13 +522,13 @@ YAML
     skipped lab_ingest "dataset/project set-up failed (see log)"
   else
     t0=$(date +%s.%N)
-    if timeout "$(tlimit 900)" "$CLI" upload --as bench-steward --dataset bench_pupils --file "$CSV" \
-         --school trust-wide --wait --quiet >>"$LOG" 2>&1; then
+    if timeout "$(tlimit 900)" "$CLI" upload "$CSV" --as bench-steward --dataset bench_pupils \
+         --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
       t1=$(date +%s.%N)
       emit lab_ingest_rows_per_second "$(awk -v r="$DATA_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", r / (b - a) }')" rows/s
       emit lab_ingest_seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" s
-      if timeout "$(tlimit 900)" "$CLI" upload --as bench-steward --dataset bench_outcomes --file "$OUT_CSV" \
-           --school trust-wide --wait --quiet >>"$LOG" 2>&1; then
+      if timeout "$(tlimit 900)" "$CLI" upload "$OUT_CSV" --as bench-steward --dataset bench_outcomes \
+           --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
         INGEST_OK=1
       else
         INGEST_OK=2

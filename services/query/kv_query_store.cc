@@ -135,30 +135,33 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
     const std::string prefix = absl::StrCat(kLedgerPrefix, p, std::string(1, '\0'));
     uint32_t i = 0;
     absl::flat_hash_set<std::string> seen;
-    std::vector<const sdc::SubjectSet*> added;
+    std::vector<std::pair<const sdc::SubjectSet*, sdc::PopulationSketch>> added;
     absl::MutexLock l(&mu_);
     ASSIGN_OR_RETURN(auto index, LoadLocked(p));
     for (const auto& pop : populations) {
       if (pop.IsEmpty()) continue;
       // A population the ledger already holds (the same query run again,
       // say) adds nothing to the differencing check: keep one copy.
+      sdc::PopulationSketch sketch = sdc::PopulationSketch::Of(pop);
       bool known = false;
       auto [lo, hi] = index->equal_range(pop.Cardinality());
-      for (auto e = lo; e != hi && !known; ++e) known = e->second.first == pop;
+      for (auto e = lo; e != hi && !known; ++e) {
+        known = !e->second.second.ProvesDifferenceAbove(sketch, 0) && e->second.first == pop;
+      }
       if (known) continue;
       std::string bytes = pop.Serialize();
       if (!seen.insert(bytes).second) continue;
       batch.Put(Space::kMeta,
                 prefix + BigEndian64(pop.Cardinality()) + std::string(release_id) + BigEndian32(i++),
                 std::move(bytes));
-      added.push_back(&pop);
+      added.emplace_back(&pop, std::move(sketch));
     }
     if (batch.empty()) return absl::OkStatus();
     RETURN_IF_ERROR(b_->Write(batch, /*sync=*/true));
     // Copy-on-write so concurrent readers keep a consistent snapshot.
     auto next = std::make_shared<Index>(*index);
-    for (const auto* pop : added) {
-      next->emplace(pop->Cardinality(), std::make_pair(*pop, sdc::PopulationSketch::Of(*pop)));
+    for (auto& [pop, sketch] : added) {
+      next->emplace(pop->Cardinality(), std::make_pair(*pop, std::move(sketch)));
     }
     cache_[p] = std::move(next);
     return absl::OkStatus();

@@ -624,17 +624,31 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   std::multimap<uint64_t, std::pair<const SubjectSet*, PopulationSketch>> accepted;
   if (window > 0) {
     for (int r = 0; r < rows; ++r) {
+      // The cells of a row usually share one population (COUNT, AVG and
+      // MEDIAN of the same group): its verdict is computed once per row.
+      std::vector<std::pair<const SubjectSet*, bool>> row_verdicts;
       for (int c = 0; c < cols; ++c) {
         if (suppressed[r * cols + c]) continue;
         const Cell& cell = t.rows[r].cells[c];
+        const std::vector<const SubjectSet*> exposed = ExposedPopulations(cell);
         bool close = false;
-        for (const SubjectSet* pop : ExposedPopulations(cell)) {
+        bool decided = false;
+        if (exposed.size() == 1) {
+          for (const auto& [seen, verdict] : row_verdicts) {
+            if (seen->Cardinality() == exposed[0]->Cardinality() && *seen == *exposed[0]) {
+              close = verdict;
+              decided = true;
+              break;
+            }
+          }
+        }
+        for (const SubjectSet* pop : decided ? std::vector<const SubjectSet*>{} : exposed) {
           const uint64_t n = pop->Cardinality();
           const uint64_t lo = n > window ? n - window : 0;
           const uint64_t hi = n + window;
           const PopulationSketch sketch = PopulationSketch::Of(*pop);
           auto too_close = [&](const SubjectSet& other, const PopulationSketch& other_sketch) {
-            if (sketch.SymmetricDifferenceLowerBound(other_sketch) > window) return false;
+            if (sketch.ProvesDifferenceAbove(other_sketch, window)) return false;
             const uint64_t m = other.Cardinality();
             const uint64_t sym = n + m - 2 * pop->AndCardinality(other);
             return sym >= 1 && sym <= window;
@@ -651,16 +665,21 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
           }
           if (close) break;
         }
+        if (!decided && exposed.size() == 1) row_verdicts.emplace_back(exposed[0], close);
         if (close) {
           rule[r * cols + c] = Rule::kDifferencing;
           suppressed[r * cols + c] = true;
         } else {
-          for (const SubjectSet* pop : ExposedPopulations(cell)) {
+          for (const SubjectSet* pop : exposed) {
             const uint64_t n = pop->Cardinality();
+            PopulationSketch sketch = PopulationSketch::Of(*pop);
             bool held = false;
             auto [lo, hi] = accepted.equal_range(n);
-            for (auto it = lo; it != hi && !held; ++it) held = *it->second.first == *pop;
-            if (!held) accepted.emplace(n, std::make_pair(pop, PopulationSketch::Of(*pop)));
+            for (auto it = lo; it != hi && !held; ++it) {
+              held = !it->second.second.ProvesDifferenceAbove(sketch, 0) &&
+                     *it->second.first == *pop;
+            }
+            if (!held) accepted.emplace(n, std::make_pair(pop, std::move(sketch)));
           }
         }
       }
@@ -688,6 +707,12 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
       }
     }
     for (int c = 0; c < cols; ++c) {
+      // The rows of this column by population size, to find a cell over
+      // exactly a group's population without comparing against every row.
+      std::multimap<uint64_t, int> rows_by_size;
+      for (int r = 0; r < rows; ++r) {
+        rows_by_size.emplace(t.rows[r].cells[c].population.Cardinality(), r);
+      }
       for (const auto& [whole, members] : groups) {
         if (members.size() < 2) continue;
         bool additive = true, counts = true;
@@ -704,13 +729,18 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         LinearRelation rel;
         for (int r : members) rel.parts.push_back(CellRef{r, c});
         bool known = whole && s.treat_column_totals_as_known;
-        // An in-table cell of the same column over exactly this population.
-        for (int r = 0; r < rows && !rel.total.has_value(); ++r) {
-          if (std::find(members.begin(), members.end(), r) != members.end()) continue;
-          const Cell& cell = t.rows[r].cells[c];
-          if (IsAdditive(cell.kind) && cell.kind == t.rows[members[0]].cells[c].kind &&
-              cell.population == all) {
-            rel.total = CellRef{r, c};
+        // An in-table cell of the same column over exactly this population
+        // (the first such row, as before: candidates come in row order).
+        {
+          auto [lo, hi] = rows_by_size.equal_range(all.Cardinality());
+          for (auto it = lo; it != hi && !rel.total.has_value(); ++it) {
+            const int r = it->second;
+            if (std::find(members.begin(), members.end(), r) != members.end()) continue;
+            const Cell& cell = t.rows[r].cells[c];
+            if (IsAdditive(cell.kind) && cell.kind == t.rows[members[0]].cells[c].kind &&
+                cell.population == all) {
+              rel.total = CellRef{r, c};
+            }
           }
         }
         // Public already (an earlier release of the same population)? Kept

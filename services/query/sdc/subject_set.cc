@@ -172,6 +172,19 @@ PopulationSketch PopulationSketch::Of(const SubjectSet& set) {
   return sk;
 }
 
+bool PopulationSketch::ProvesDifferenceAbove(const PopulationSketch& other,
+                                             uint64_t limit) const {
+  uint64_t d = 0;
+  for (size_t i = 0; i < counts_.size(); i += 8) {
+    for (size_t j = i; j < i + 8; ++j) {
+      const uint32_t a = counts_[j], b = other.counts_[j];
+      d += a > b ? a - b : b - a;
+    }
+    if (d > limit) return true;
+  }
+  return false;
+}
+
 uint64_t PopulationSketch::SymmetricDifferenceLowerBound(const PopulationSketch& other) const {
   uint64_t d = 0;
   for (size_t i = 0; i < counts_.size(); ++i) {

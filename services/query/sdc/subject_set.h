@@ -85,6 +85,9 @@ class PopulationSketch {
   static PopulationSketch Of(const SubjectSet& set);
   // A lower bound on |A Δ B|.
   uint64_t SymmetricDifferenceLowerBound(const PopulationSketch& other) const;
+  // SymmetricDifferenceLowerBound(other) > limit, stopping as soon as it is
+  // (unrelated populations exceed a small limit within a few buckets).
+  bool ProvesDifferenceAbove(const PopulationSketch& other, uint64_t limit) const;
 
  private:
   std::array<uint32_t, 64> counts_;
