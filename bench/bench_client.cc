@@ -21,9 +21,9 @@
 //     --domain=domains/D --ids=1000000 --batch=4096 --name=PREFIX
 //     valid UPNs, packed responses, one stream; prints PREFIX_ids_per_second
 //
-// Direct mode re-uses one identity assertion (re-signed every 20 s) so it
-// measures what the backend itself costs; the gateway signs one per call,
-// which is part of the latency it adds.
+// Direct mode re-uses one identity assertion (re-signed every 20 s), as the
+// gateway does for a caller (for half the assertion's ttl), so it measures
+// what the backend itself costs.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
