@@ -399,6 +399,30 @@ TEST_F(CatalogueTest, RegisterVersionRefusesBadInput) {
   EXPECT_THAT(cat_->RegisterDatasetVersion(ingestion, VersionRequest("job-x", 1.0)), IsOk());
 }
 
+TEST_F(CatalogueTest, RegisterVersionTakesTheStoresNumberButNeverGoesBack) {
+  auto ingestion = Service("ingestion");
+  ASSERT_THAT(cat_->RegisterDatasetVersion(ingestion, VersionRequest("job-1", 1.0)), IsOk());
+  // The store wrote version 2 itself (an erasure): ingestion's next is 3.
+  auto r = VersionRequest("job-3", 1.0);
+  r.mutable_version()->set_version(3);
+  auto v3 = cat_->RegisterDatasetVersion(ingestion, r);
+  ASSERT_THAT(v3, IsOk());
+  EXPECT_EQ(v3->name(), "datasets/census/versions/3");
+  EXPECT_EQ(cat_->GetDataset("datasets/census")->latest_version(), 3);
+  // At or before the latest: refused, nothing changes.
+  for (int n : {3, 2, 1}) {
+    r = VersionRequest(absl::StrCat("job-old-", n), 1.0);
+    r.mutable_version()->set_version(n);
+    EXPECT_THAT(cat_->RegisterDatasetVersion(ingestion, r),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("version.version")));
+  }
+  EXPECT_EQ(cat_->GetDataset("datasets/census")->latest_version(), 3);
+  // No number: the next one.
+  auto v4 = cat_->RegisterDatasetVersion(ingestion, VersionRequest("job-4", 1.0));
+  ASSERT_THAT(v4, IsOk());
+  EXPECT_EQ(v4->version(), 4);
+}
+
 // --- Projects ----------------------------------------------------------------
 
 TEST_F(CatalogueTest, CreateProjectStartsProposedAtTheFloor) {
