@@ -282,17 +282,22 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
     absl::Status s = FromGrpc(w->Finish());
     if (!s.ok()) return Fail(err, s);
   }
+  // --quiet: no progress lines (upload name, bar, job state); errors and
+  // the final report are still printed.
+  std::ostream null_stream(nullptr);
+  const bool quiet = args.Has("quiet") && args.GetOr("quiet", "") != "false";
+  std::ostream& progress = quiet ? null_stream : err;
   std::string job = resp.job();
   if (resp.duplicate_of_existing()) {
     err << "this file was already loaded as " << job
         << " (pass --allow-duplicate=true to load it again)\n";
   } else {
-    err << "upload " << resp.upload() << " (" << Bytes(h.total_bytes()) << ")\n";
+    progress << "upload " << resp.upload() << " (" << Bytes(h.total_bytes()) << ")\n";
     // 2. Stream, resuming from the acknowledged offset after a drop.
     int64_t offset = resp.bytes_received();
     for (int attempt = 0;; ++attempt) {
       iv1::UploadResponse r;
-      absl::Status s = SendFrom(*c, path, resp.upload(), offset, h.total_bytes(), err, &r);
+      absl::Status s = SendFrom(*c, path, resp.upload(), offset, h.total_bytes(), progress, &r);
       if (s.ok() && r.complete()) {
         job = r.job();
         break;
@@ -317,9 +322,9 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
         break;
       }
       offset = session.bytes_received();
-      err << "\nconnection lost; resuming at " << Bytes(offset) << "\n";
+      progress << "\nconnection lost; resuming at " << Bytes(offset) << "\n";
     }
-    err << "\n";
+    progress << "\n";
   }
 
   // 3. Follow the job, for at most --wait-timeout seconds: a job left
@@ -341,13 +346,13 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
       return kUnavailable;
     }
     const auto& p = j.progress();
-    err << "\r" << iv1::Job::State_Name(j.state()) << ": parsed " << p.rows_parsed()
+    progress << "\r" << iv1::Job::State_Name(j.state()) << ": parsed " << p.rows_parsed()
         << ", validated " << p.rows_validated() << ", loaded " << p.rows_loaded()
         << ", quarantined " << p.rows_quarantined() << "      " << std::flush;
     if (Terminal(j.state())) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  err << "\n";
+  progress << "\n";
   iv1::ValidationReport report;
   absl::Status rs = GetReport(*c, job, &report);
   if (args.Has("json")) {
@@ -457,7 +462,7 @@ void RegisterUploadCommands(Registry& r) {
          "    [--policy reject|quarantine] [--mode append|replace --period P]\n"
          "    [--encoding auto|utf-8|windows-1252] [--extract-date YYYY-MM-DD]\n"
          "    [--source SIMS|ARBOR|...] [--allow-duplicate=true] [--retries N]\n"
-         "    [--wait-timeout SECONDS (default 1800)] [--json]\n"
+         "    [--wait-timeout SECONDS (default 1800)] [--quiet] [--json]\n"
          "Streams the file with a progress bar on stderr, resumes after a dropped\n"
          "connection, follows the job and prints the validation report summary.\n"
          "Exit 0 when committed, 7 when rejected (see the report), 6 when the job\n"
