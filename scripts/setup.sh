@@ -35,11 +35,8 @@ if [ "${SANITIZE:-0}" = "1" ]; then
   BUILD_DIR=${BUILD_DIR_ASAN:-build-asan}
   EXTRA+=(-DDATALAB_SANITIZE=ON)
 fi
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-# Relative paths in the cache key, so a fresh clone elsewhere reuses objects.
-export CCACHE_BASEDIR=$ROOT
-export CCACHE_NOHASHDIR=1
-mkdir -p "$CCACHE_DIR"
+. "$ROOT/scripts/lib/build_env.sh"
+use_ccache "$ROOT"
 ccache --max-size=5G >/dev/null 2>&1 || true
 
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then

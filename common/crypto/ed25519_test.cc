@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encoding.h"
+#include "common/crypto/testdata/rfc8032_ed25519_vectors.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,21 +24,20 @@ using ::testing::StartsWith;
 
 std::string Unhex(std::string_view h) { return *HexDecode(h); }
 
-// RFC 8032 section 7.1, TEST 1 (empty message) and TEST 2 (one byte).
-constexpr char kSeed1[] = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-constexpr char kPub1[] = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
-constexpr char kSig1[] =
-    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-constexpr char kSeed2[] = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
-constexpr char kPub2[] = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
-constexpr char kSig2[] =
-    "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00";
+using testdata::kPub1;
+using testdata::kPub2;
+using testdata::kSeed1;
+using testdata::kSeed2;
+using testdata::kSig1;
+using testdata::kSig2;
 
 // PEM built by hand from the DER prefixes for Ed25519 (RFC 8410), so the
 // parsers are tested against bytes this library did not produce.
+std::string PemBegin(const std::string& label) {
+  return absl::StrCat("-----BEGIN ", label, "-----");
+}
 std::string Pem(const std::string& label, const std::string& der) {
-  return absl::StrCat("-----BEGIN ", label, "-----\n", Base64Encode(der),
-                      "\n-----END ", label, "-----\n");
+  return absl::StrCat(PemBegin(label), "\n", Base64Encode(der), "\n-----END ", label, "-----\n");
 }
 std::string Pkcs8Pem(const std::string& oid_last, const std::string& seed_hex) {
   return Pem("PRIVATE KEY",
@@ -100,7 +100,7 @@ TEST(Ed25519, GenerateSignVerifyAndPemRoundTrip) {
 
   absl::StatusOr<SecureBytes> pem = priv->ToPem();
   ASSERT_THAT(pem, IsOk());
-  EXPECT_THAT(std::string(pem->AsStringView()), StartsWith("-----BEGIN PRIVATE KEY-----"));
+  EXPECT_THAT(std::string(pem->AsStringView()), StartsWith(PemBegin("PRIVATE KEY")));
   absl::StatusOr<Ed25519PrivateKey> reloaded =
       Ed25519PrivateKey::FromPem(pem->AsStringView());
   ASSERT_THAT(reloaded, IsOk());

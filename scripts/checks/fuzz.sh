@@ -79,11 +79,8 @@ if ! ASAN_OPTIONS=detect_leaks=1 "$probe_dir/p" -runs=1 >"$probe_dir/lsan.log" 2
   fi
 fi
 
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-# As scripts/setup.sh: relative paths in the cache key.
-export CCACHE_BASEDIR=$ROOT
-export CCACHE_NOHASHDIR=1
-mkdir -p "$CCACHE_DIR"
+. "$ROOT/scripts/lib/build_env.sh"
+use_ccache "$ROOT"
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   mkdir -p "$BUILD_DIR"
   # DATALAB_BUILD_TESTS stays ON: tests/fuzz is reached through tests/.
@@ -131,19 +128,10 @@ run_one() {
   return 1
 }
 
-# Up to FUZZ_PARALLEL targets at once; each records its result in a file
-# (wait -n reaps jobs, so their exit codes are not read back from wait).
-for t in "${TARGETS[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$FUZZ_PARALLEL" ]; do wait -n || true; done
-  ( rc=0; run_one "$t" || rc=$?; echo "$rc" >"$scratch/$t.rc" ) &
-done
-wait
+# Up to FUZZ_PARALLEL targets at once.
+run_each "$FUZZ_PARALLEL" "$scratch" run_one "${TARGETS[@]}"
 status=0
-failed=()
-for t in "${TARGETS[@]}"; do
-  [ "$(cat "$scratch/$t.rc" 2>/dev/null || echo 1)" = "0" ] || { status=1; failed+=("$t"); }
-done
-
+failed=$(failed_items "$scratch" "${TARGETS[@]}") || status=1
 echo "fuzz.sh: finished in $(($(date +%s) - start))s (build $((built - start))s)" \
-     "${failed[*]:+; FAILED: ${failed[*]}}"
+     "${failed:+; FAILED: $failed}"
 exit $status

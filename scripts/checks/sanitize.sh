@@ -70,11 +70,8 @@ else
   TESTS=("${DEFAULT_TESTS[@]}")
 fi
 
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-# As scripts/setup.sh: relative paths in the cache key.
-export CCACHE_BASEDIR=$ROOT
-export CCACHE_NOHASHDIR=1
-mkdir -p "$CCACHE_DIR"
+. "$ROOT/scripts/lib/build_env.sh"
+use_ccache "$ROOT"
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   mkdir -p "$BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -132,7 +129,6 @@ run_one() {
   mkdir -p "$logs/$t.wd"
   (cd "$logs/$t.wd" && timeout 900 "$ROOT/$BUILD_DIR/tests/$t" --gtest_brief=1) \
     >"$logs/$t.log" 2>&1 || rc=$?
-  echo "$rc" >"$logs/$t.rc"
   if [ "$rc" = "0" ]; then
     echo "sanitize.sh: $t ok ($(($(date +%s) - t0))s)"
   else
@@ -140,18 +136,11 @@ run_one() {
     grep -E -A40 "ERROR: (Address|Leak)Sanitizer|runtime error:|\[  FAILED  \]|Failure" "$logs/$t.log" |
       head -n 80 || tail -n 40 "$logs/$t.log"
   fi
+  return "$rc"
 }
-for t in "${TESTS[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$TEST_JOBS" ]; do wait -n || true; done
-  run_one "$t" &
-done
-wait
-
+run_each "$TEST_JOBS" "$logs" run_one "${TESTS[@]}"
 status=0
-failed=()
-for t in "${TESTS[@]}"; do
-  [ "$(cat "$logs/$t.rc" 2>/dev/null || echo 1)" = "0" ] || { status=1; failed+=("$t"); }
-done
+failed=$(failed_items "$logs" "${TESTS[@]}") || status=1
 echo "sanitize.sh: finished in $(($(date +%s) - start))s (build $((built - start))s)" \
-     "${failed[*]:+; FAILED: ${failed[*]}}"
+     "${failed:+; FAILED: $failed}"
 exit $status
