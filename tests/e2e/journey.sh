@@ -72,6 +72,11 @@ for u in $SCHOOLS; do
   done
 done
 [ "$n_ok" -eq "$n_up" ] && pass "steward uploads the synthetic trust ($n_ok files committed)"
+FIRST_SCHOOL=$(echo "$SCHOOLS" | head -1)
+expect_fail "upload with a bad --wait-timeout is refused before anything is sent" \
+  dl upload "$TRUST/census/$FIRST_SCHOOL.csv" --dataset census --school "$FIRST_SCHOOL" \
+  --extract-date "$EXTRACT" --allow-duplicate=true --wait-timeout 0 --as steward
+expect_match "the refusal names --wait-timeout" "wait-timeout" "$ERR"
 expect_ok "steward reads the quality trend" dl catalogue quality census --as steward
 expect_match "census has one version per school upload" "datasets/census/versions/5" "$OUT"
 expect_rc "a researcher cannot upload" 4 dl upload "$TRUST/census/$(echo "$SCHOOLS" | head -1).csv" \

@@ -217,6 +217,12 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
     return Fail(err, absl::InvalidArgumentError("usage: datalab upload FILE --dataset D --school URN|trust-wide"));
   }
   const std::string path = args.positionals()[0];
+  // Checked before anything is sent: bad input uploads nothing.
+  int wait_timeout = 1800;
+  if (auto t = args.Get("wait-timeout");
+      t.has_value() && (!absl::SimpleAtoi(*t, &wait_timeout) || wait_timeout < 1)) {
+    return Fail(err, absl::InvalidArgumentError("--wait-timeout must be a positive number of seconds"));
+  }
   auto dataset = args.Get("dataset");
   auto school = args.Get("school");
   if (!dataset || !school) {
@@ -329,11 +335,6 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
 
   // 3. Follow the job, for at most --wait-timeout seconds: a job left
   // waiting (e.g. for a service that is down) is reported, not waited on forever.
-  int wait_timeout = 1800;
-  if (auto t = args.Get("wait-timeout");
-      t.has_value() && (!absl::SimpleAtoi(*t, &wait_timeout) || wait_timeout < 1)) {
-    return Fail(err, absl::InvalidArgumentError("--wait-timeout must be a positive number of seconds"));
-  }
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(wait_timeout);
   iv1::Job j;
   while (true) {
