@@ -642,45 +642,53 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
             }
           }
         }
-        for (const SubjectSet* pop : decided ? std::vector<const SubjectSet*>{} : exposed) {
-          const uint64_t n = pop->Cardinality();
-          const uint64_t lo = n > window ? n - window : 0;
-          const uint64_t hi = n + window;
-          const PopulationSketch sketch = PopulationSketch::Of(*pop);
-          auto too_close = [&](const SubjectSet& other, const PopulationSketch& other_sketch) {
-            if (sketch.ProvesDifferenceAbove(other_sketch, window)) return false;
-            const uint64_t m = other.Cardinality();
-            const uint64_t sym = n + m - 2 * pop->AndCardinality(other);
-            return sym >= 1 && sym <= window;
-          };
-          RETURN_IF_ERROR(release_ledger_->ForEachSketchedInCardinalityRange(
-              request.project, lo, hi,
-              [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
-                close = too_close(earlier, earlier_sketch);
-                return !close;
-              }));
-          for (auto it = accepted.lower_bound(lo);
-               !close && it != accepted.end() && it->first <= hi; ++it) {
-            close = too_close(*it->second.first, it->second.second);
-          }
-          if (close) break;
-        }
-        if (!decided && exposed.size() == 1) row_verdicts.emplace_back(exposed[0], close);
-        if (close) {
-          rule[r * cols + c] = Rule::kDifferencing;
-          suppressed[r * cols + c] = true;
-        } else {
+        if (!decided) {
+          // One sketch per exposed population, used for the check and, when
+          // the cell is released, kept with the population in `accepted`.
+          std::vector<PopulationSketch> sketches;
+          sketches.reserve(exposed.size());
           for (const SubjectSet* pop : exposed) {
             const uint64_t n = pop->Cardinality();
-            PopulationSketch sketch = PopulationSketch::Of(*pop);
+            const uint64_t lo = n > window ? n - window : 0;
+            const uint64_t hi = n + window;
+            const PopulationSketch& sketch = sketches.emplace_back(PopulationSketch::Of(*pop));
+            auto too_close = [&](const SubjectSet& other, const PopulationSketch& other_sketch) {
+              if (sketch.ProvesDifferenceAbove(other_sketch, window)) return false;
+              const uint64_t m = other.Cardinality();
+              const uint64_t sym = n + m - 2 * pop->AndCardinality(other);
+              return sym >= 1 && sym <= window;
+            };
+            RETURN_IF_ERROR(release_ledger_->ForEachSketchedInCardinalityRange(
+                request.project, lo, hi,
+                [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
+                  close = too_close(earlier, earlier_sketch);
+                  return !close;
+                }));
+            for (auto it = accepted.lower_bound(lo);
+                 !close && it != accepted.end() && it->first <= hi; ++it) {
+              close = too_close(*it->second.first, it->second.second);
+            }
+            if (close) break;
+          }
+          if (exposed.size() == 1) row_verdicts.emplace_back(exposed[0], close);
+          // Released: its populations join those later cells are checked
+          // against (a population already there, from another row, once).
+          for (size_t i = 0; !close && i < exposed.size(); ++i) {
+            const uint64_t n = exposed[i]->Cardinality();
             bool held = false;
             auto [lo, hi] = accepted.equal_range(n);
             for (auto it = lo; it != hi && !held; ++it) {
-              held = !it->second.second.ProvesDifferenceAbove(sketch, 0) &&
-                     *it->second.first == *pop;
+              held = !it->second.second.ProvesDifferenceAbove(sketches[i], 0) &&
+                     *it->second.first == *exposed[i];
             }
-            if (!held) accepted.emplace(n, std::make_pair(pop, std::move(sketch)));
+            if (!held) accepted.emplace(n, std::make_pair(exposed[i], std::move(sketches[i])));
           }
+        }
+        // A reused verdict's population is already in `accepted` (or the
+        // cell is suppressed like its twin).
+        if (close) {
+          rule[r * cols + c] = Rule::kDifferencing;
+          suppressed[r * cols + c] = true;
         }
       }
     }
