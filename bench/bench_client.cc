@@ -21,6 +21,14 @@
 //     --domain=domains/D --ids=1000000 --batch=4096 --name=PREFIX
 //     valid UPNs, packed responses, one stream; prints PREFIX_ids_per_second
 //
+//   --mode=audit: AuditService.AppendEvents straight to the audit service,
+//     as every service's audit client calls it (mTLS with a service identity)
+//     --target --ca --cert=query.pem --key=query.key --clients=32
+//     --events_per_call=N --seconds=S --name=PREFIX
+//     each client has its own connection and one call in flight at a time,
+//     and waits for the acknowledgement (the events are fsynced) before the
+//     next; prints PREFIX_events_per_second and the call latency p50/p99
+//
 // Direct mode re-uses one identity assertion (re-signed every 20 s), as the
 // gateway does for a caller (for half the assertion's ttl), so it measures
 // what the backend itself costs.
@@ -47,12 +55,13 @@
 #include "common/auth/identity_assertion.h"
 #include "common/crypto/ed25519.h"
 #include "common/server/tls.h"
+#include "datalab/audit/v1/audit.grpc.pb.h"
 #include "datalab/catalogue/v1/catalogue.grpc.pb.h"
 #include "common/identifiers/upn.h"
 #include "datalab/pseudonymisation/v1/pseudonymisation.grpc.pb.h"
 #include "datalab/query/v1/query.grpc.pb.h"
 
-ABSL_FLAG(std::string, mode, "calls", "calls | query | pseudonymise");
+ABSL_FLAG(std::string, mode, "calls", "calls | query | pseudonymise | audit");
 ABSL_FLAG(std::string, target, "", "host:port of the gateway (or the catalogue in direct mode)");
 ABSL_FLAG(std::string, ca, "", "CA bundle that signed the server certificate");
 ABSL_FLAG(std::string, token_file, "", "file holding a bearer token (gateway mode)");
@@ -74,6 +83,8 @@ ABSL_FLAG(int, deadline_seconds, 120, "per-call deadline");
 ABSL_FLAG(std::string, domain, "domains/pupil", "domain for --mode=pseudonymise");
 ABSL_FLAG(int64_t, ids, 1000000, "identifiers for --mode=pseudonymise");
 ABSL_FLAG(int, batch, 4096, "identifiers per stream message for --mode=pseudonymise");
+ABSL_FLAG(int, clients, 32, "concurrent clients (one connection each) for --mode=audit");
+ABSL_FLAG(int, events_per_call, 1, "events per AppendEvents call for --mode=audit");
 
 namespace datalab::bench {
 namespace {
@@ -330,6 +341,78 @@ int RunPseudonymise() {
   return 0;
 }
 
+// An event shaped like the query service's release records (no pupil data).
+common::v1::AuditEvent AuditEvent(int client, int64_t seq) {
+  common::v1::AuditEvent e;
+  e.set_event_id("bench-" + std::to_string(::getpid()) + "-" + std::to_string(client) + "-" +
+                 std::to_string(seq));
+  e.set_service("query");
+  e.mutable_actor()->set_subject("users/bench-researcher" + std::to_string(seq % 50));
+  e.mutable_actor()->add_roles(common::v1::RESEARCHER);
+  e.set_action("query.run");
+  e.add_resources("datasets/bench_pupils/versions/1");
+  e.set_project("projects/bench" + std::to_string(seq % 20));
+  e.set_decision(common::v1::ALLOW);
+  e.set_reason("within project scope");
+  e.set_request_sha256(std::string(64, 'a'));
+  (*e.mutable_details())["cells"] = "24";
+  return e;
+}
+
+int RunAudit() {
+  namespace av1 = audit::v1;
+  const std::string name = absl::GetFlag(FLAGS_name);
+  const int clients = std::max(1, absl::GetFlag(FLAGS_clients));
+  const int per_call = std::clamp(absl::GetFlag(FLAGS_events_per_call), 1, 4096);
+  const double seconds = std::max(0.5, absl::GetFlag(FLAGS_seconds));
+  std::vector<std::unique_ptr<av1::AuditService::Stub>> stubs;
+  for (int i = 0; i < clients; ++i) stubs.push_back(av1::AuditService::NewStub(Channel(i)));
+  auto call = [&](int client, int64_t& seq, std::vector<double>* us) {
+    av1::AppendEventsRequest req;
+    for (int k = 0; k < per_call; ++k) *req.add_events() = AuditEvent(client, seq++);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(absl::GetFlag(FLAGS_deadline_seconds)));
+    av1::AppendEventsResponse resp;
+    const auto t0 = Clock::now();
+    grpc::Status s = stubs[client]->AppendEvents(&ctx, req, &resp);
+    if (us != nullptr) us->push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    if (!s.ok()) Die(name + ": code " + std::to_string(s.error_code()) + ": " + s.error_message());
+    if (resp.indexes_size() != per_call) Die(name + ": acknowledgement does not cover the call");
+  };
+  // Connect every client (and check it is allowed to append) before timing.
+  std::vector<int64_t> seqs(clients, 0);
+  for (int c = 0; c < clients; ++c) call(c, seqs[c], nullptr);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> events{0};
+  std::vector<std::vector<double>> latencies(clients);
+  std::vector<std::thread> pool;
+  const auto t0 = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    pool.emplace_back([&, c] {
+      int64_t mine = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        call(c, seqs[c], &latencies[c]);
+        mine += per_call;
+      }
+      events += mine;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : pool) t.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::printf("%s_events_per_second %.0f events/s\n", name.c_str(), static_cast<double>(events) / secs);
+  std::printf("%s_calls_per_second %.0f calls/s\n", name.c_str(),
+              static_cast<double>(all.size()) / secs);
+  std::printf("%s_call_latency_p50 %.1f us\n", name.c_str(), Percentile(all, 50));
+  std::printf("%s_call_latency_p99 %.1f us\n", name.c_str(), Percentile(all, 99));
+  return 0;
+}
+
 }  // namespace
 }  // namespace datalab::bench
 
@@ -343,5 +426,6 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_mode) == "query") return datalab::bench::RunQueries();
   if (absl::GetFlag(FLAGS_mode) == "calls") return datalab::bench::RunCalls();
   if (absl::GetFlag(FLAGS_mode) == "pseudonymise") return datalab::bench::RunPseudonymise();
-  datalab::bench::Die("--mode must be calls, query or pseudonymise");
+  if (absl::GetFlag(FLAGS_mode) == "audit") return datalab::bench::RunAudit();
+  datalab::bench::Die("--mode must be calls, query, pseudonymise or audit");
 }

@@ -608,6 +608,27 @@ YAML
     skipped pseudo_grpc "PseudonymiseStream failed (see log)"
   fi
 
+  # Audit appends over gRPC: 32 clients, each with its own connection and
+  # one AppendEvents call in flight, straight to the audit service with the
+  # query service's mTLS identity (as every service's audit client calls
+  # it); acknowledged means fsynced. Once with one event per call, once with
+  # the batches the services' audit outboxes deliver.
+  AU=$(labvar DATALAB_AUDIT_ADDR)
+  if ! has_bin datalab-bench-client || [ -z "$AU" ]; then
+    skipped audit_grpc "no audit service or bench client"
+  else
+    for per_call in 1 16; do
+      if timeout 120 "$BIN/datalab-bench-client" --mode=audit --target="$AU" --ca="$CA" \
+           --cert="$LAB_VAR/pki/query.pem" --key="$LAB_VAR/pki/query.key" \
+           --clients=32 --events_per_call=$per_call --seconds=10 \
+           --name=audit_grpc_x$per_call > "$TMP/audit_grpc_$per_call.out" 2>>"$LOG"; then
+        collect audit_grpc_x$per_call "$TMP/audit_grpc_$per_call.out"
+      else
+        skipped audit_grpc_x$per_call "AppendEvents failed (see log)"
+      fi
+    done
+  fi
+
   # Peak RSS of each service over the whole run.
   for svc in audit catalogue query pseudonymisation ingestion gateway; do
     up=$(echo "$svc" | tr '[:lower:]' '[:upper:]')

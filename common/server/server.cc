@@ -1,5 +1,6 @@
 #include "common/server/server.h"
 
+#include <algorithm>
 #include <signal.h>
 
 #include <fstream>
@@ -48,6 +49,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
   builder.AddListeningPort(options.listen_address, *creds, &s->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              std::max(2, options.idle_handler_threads));
   for (grpc::Service* svc : services) builder.RegisterService(svc);
   if (generic != nullptr) builder.RegisterCallbackGenericService(generic);
 

@@ -2,6 +2,7 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/slice_transform.h"
 
 namespace datalab::storage {
 
@@ -133,11 +135,25 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& opt
   cf_options.compression = options.compress ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
   cf_options.bottommost_compression =
       options.compress ? rocksdb::kZSTD : rocksdb::kNoCompression;
+  auto tuned = [&](const std::string& cf) {
+    rocksdb::ColumnFamilyOptions o = cf_options;
+    auto listed = [&](const std::vector<std::string>& names) {
+      return std::find(names.begin(), names.end(), cf) != names.end();
+    };
+    if (listed(options.ascending_key_families)) {
+      o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
+    }
+    if (listed(options.point_lookup_families)) {
+      o.memtable_whole_key_filtering = true;
+      o.memtable_prefix_bloom_size_ratio = 0.05;
+    }
+    return o;
+  };
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, tuned(rocksdb::kDefaultColumnFamilyName));
   for (const auto& cf : options.column_families) {
     if (cf == rocksdb::kDefaultColumnFamilyName) continue;
-    descriptors.emplace_back(cf, cf_options);
+    descriptors.emplace_back(cf, tuned(cf));
   }
   // Column families that exist on disk but are not asked for must still be
   // opened (RocksDB requires it); keep them so an older binary can open a

@@ -77,6 +77,14 @@ struct KvStoreOptions {
   // Writes are refused (RESOURCE_EXHAUSTED) while the volume holding `path`
   // has less free space than this. 0 disables the check.
   uint64_t min_free_bytes = 32ull << 20;
+  // Tuning per column family (names must also be in column_families):
+  // keys written in increasing order (an append-only log keyed by a
+  // big-endian sequence, per leading byte): the memtable inserts each next
+  // key from the previous one's position instead of searching from the top.
+  std::vector<std::string> ascending_key_families;
+  // Point lookups that usually miss (an idempotency index): a bloom filter
+  // in front of the memtable answers most of them without a search.
+  std::vector<std::string> point_lookup_families;
 };
 
 class KvStore {

@@ -56,6 +56,8 @@ absl::StatusOr<std::unique_ptr<RocksDbAuditStore>> RocksDbAuditStore::Open(
   o.path = path;
   o.column_families = ColumnFamilies();
   o.sync_writes = true;
+  o.ascending_key_families = {kEntries, kHashes, kNodes, kTimes};
+  o.point_lookup_families = {kIds};
   ASSIGN_OR_RETURN(auto kv, storage::KvStore::Open(o));
   return std::unique_ptr<RocksDbAuditStore>(new RocksDbAuditStore(std::move(kv)));
 }

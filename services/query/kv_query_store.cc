@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 
 #include "absl/container/flat_hash_set.h"
@@ -14,6 +15,7 @@
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
 #include "common/status/status_macros.h"
+#include "services/query/sdc/population_index.h"
 #include "services/query/sdc/subject_set.h"
 
 namespace datalab::query {
@@ -118,14 +120,18 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
       std::string_view project, uint64_t min_c, uint64_t max_c,
       absl::FunctionRef<bool(const sdc::SubjectSet&, const sdc::PopulationSketch&)> visit)
       const override {
-    std::shared_ptr<const Index> index;
-    {
-      absl::MutexLock l(&mu_);
-      ASSIGN_OR_RETURN(index, LoadLocked(std::string(project)));
-    }
-    for (auto it = index->lower_bound(min_c); it != index->end() && it->first <= max_c; ++it) {
-      if (!visit(it->second.first, it->second.second)) break;
-    }
+    absl::MutexLock l(&mu_);
+    ASSIGN_OR_RETURN(const Held* held, LoadLocked(std::string(project)));
+    held->index.ForEachInCardinalityRange(min_c, max_c, visit);
+    return absl::OkStatus();
+  }
+  absl::Status ForEachNear(
+      std::string_view project, const sdc::SubjectSet& a, uint64_t max_difference,
+      absl::FunctionRef<bool(const sdc::SubjectSet&, const sdc::PopulationSketch&)> visit)
+      const override {
+    absl::MutexLock l(&mu_);
+    ASSIGN_OR_RETURN(const Held* held, LoadLocked(std::string(project)));
+    held->index.ForEachNear(a, max_difference, visit);
     return absl::OkStatus();
   }
   absl::Status Record(std::string_view project, std::string_view release_id,
@@ -134,67 +140,68 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
     const std::string p(project);
     const std::string prefix = absl::StrCat(kLedgerPrefix, p, std::string(1, '\0'));
     uint32_t i = 0;
-    absl::flat_hash_set<std::string> seen;
-    std::vector<std::pair<const sdc::SubjectSet*, sdc::PopulationSketch>> added;
     absl::MutexLock l(&mu_);
-    ASSIGN_OR_RETURN(auto index, LoadLocked(p));
+    ASSIGN_OR_RETURN(Held* held, LoadLocked(p));
+    // The new populations, each once, and only those the ledger does not
+    // hold already (the same query run again adds nothing to the check).
+    std::deque<sdc::SubjectSet> fresh_sets;
+    sdc::PopulationIndex fresh;
+    std::vector<sdc::PopulationSketch> sketches;
     for (const auto& pop : populations) {
       if (pop.IsEmpty()) continue;
-      // A population the ledger already holds (the same query run again,
-      // say) adds nothing to the differencing check: keep one copy.
       sdc::PopulationSketch sketch = sdc::PopulationSketch::Of(pop);
-      bool known = false;
-      auto [lo, hi] = index->equal_range(pop.Cardinality());
-      for (auto e = lo; e != hi && !known; ++e) {
-        known = !e->second.second.ProvesDifferenceAbove(sketch, 0) && e->second.first == pop;
-      }
-      if (known) continue;
-      std::string bytes = pop.Serialize();
-      if (!seen.insert(bytes).second) continue;
+      if (held->index.Contains(pop, sketch) || fresh.Contains(pop, sketch)) continue;
+      fresh_sets.push_back(pop);
+      fresh.Add(&fresh_sets.back(), sketch);
+      sketches.push_back(sketch);
       batch.Put(Space::kMeta,
                 prefix + BigEndian64(pop.Cardinality()) + std::string(release_id) + BigEndian32(i++),
-                std::move(bytes));
-      added.emplace_back(&pop, std::move(sketch));
+                pop.Serialize());
     }
     if (batch.empty()) return absl::OkStatus();
     RETURN_IF_ERROR(b_->Write(batch, /*sync=*/true));
-    // Copy-on-write so concurrent readers keep a consistent snapshot.
-    auto next = std::make_shared<Index>(*index);
-    for (auto& [pop, sketch] : added) {
-      next->emplace(pop->Cardinality(), std::make_pair(*pop, std::move(sketch)));
+    for (size_t k = 0; k < fresh_sets.size(); ++k) {
+      held->sets.push_back(std::move(fresh_sets[k]));
+      held->index.Add(&held->sets.back(), sketches[k]);
     }
-    cache_[p] = std::move(next);
     return absl::OkStatus();
   }
 
  private:
-  using Index = std::multimap<uint64_t, std::pair<sdc::SubjectSet, sdc::PopulationSketch>>;
-  absl::StatusOr<std::shared_ptr<const Index>> LoadLocked(const std::string& project) const
+  // One project's ledger in memory: the sets (stable addresses) and their
+  // index. Loaded on first use, then kept in step with every Record.
+  struct Held {
+    std::deque<sdc::SubjectSet> sets;
+    sdc::PopulationIndex index;
+  };
+  absl::StatusOr<Held*> LoadLocked(const std::string& project) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = cache_.find(project);
-    if (it != cache_.end()) return it->second;
-    auto index = std::make_shared<Index>();
+    if (it != cache_.end()) return it->second.get();
+    auto held = std::make_unique<Held>();
     absl::Status bad;
     const std::string prefix = absl::StrCat(kLedgerPrefix, project, std::string(1, '\0'));
-    RETURN_IF_ERROR(b_->Scan(Space::kMeta, prefix, [&](std::string_view k, std::string_view v) {
+    RETURN_IF_ERROR(b_->Scan(Space::kMeta, prefix, [&](std::string_view, std::string_view v) {
       auto set = sdc::SubjectSet::Deserialize(v);
       if (!set.ok()) {
         bad = absl::DataLossError("release ledger entry is unreadable");
         return false;
       }
-      sdc::PopulationSketch sketch = sdc::PopulationSketch::Of(*set);
-      index->emplace(ReadBigEndian64(k.substr(prefix.size())),
-                     std::make_pair(std::move(*set), sketch));
+      held->sets.push_back(std::move(*set));
+      held->index.Add(&held->sets.back(), sdc::PopulationSketch::Of(held->sets.back()));
       return true;
     }));
     RETURN_IF_ERROR(bad);
-    cache_[project] = index;
-    return std::shared_ptr<const Index>(index);
+    Held* out = held.get();
+    cache_[project] = std::move(held);
+    return out;
   }
 
   StoreBackend* b_;
+  // Held for a whole check: releases are serialised by the query runner
+  // anyway, and a Record never races a reader's walk.
   mutable absl::Mutex mu_;
-  mutable std::map<std::string, std::shared_ptr<const Index>> cache_ ABSL_GUARDED_BY(mu_);
+  mutable std::map<std::string, std::unique_ptr<Held>> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ReadBudget(const StoreBackend& b,

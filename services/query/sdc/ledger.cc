@@ -10,14 +10,18 @@ absl::Status InMemoryReleaseLedger::ForEachSketchedInCardinalityRange(
     absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const {
   absl::MutexLock lock(&mu_);
   auto it = by_project_.find(project);
-  if (it == by_project_.end() || min_cardinality > max_cardinality) {
-    return absl::OkStatus();
+  if (it != by_project_.end()) {
+    it->second.index.ForEachInCardinalityRange(min_cardinality, max_cardinality, visit);
   }
-  const auto& index = it->second;
-  for (auto e = index.lower_bound(min_cardinality);
-       e != index.end() && e->first <= max_cardinality; ++e) {
-    if (!visit(e->second.first, e->second.second)) break;
-  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryReleaseLedger::ForEachNear(
+    std::string_view project, const SubjectSet& a, uint64_t max_difference,
+    absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_project_.find(project);
+  if (it != by_project_.end()) it->second.index.ForEachNear(a, max_difference, visit);
   return absl::OkStatus();
 }
 
@@ -28,14 +32,13 @@ absl::Status InMemoryReleaseLedger::Record(
     return absl::InvalidArgumentError("release ledger: project is empty");
   }
   absl::MutexLock lock(&mu_);
-  auto& index = by_project_[std::string(project)];
+  Held& held = by_project_[std::string(project)];
   for (const SubjectSet& p : populations) {
-    uint64_t n = p.Cardinality();
-    if (n == 0) continue;
-    bool seen = false;
-    auto [lo, hi] = index.equal_range(n);
-    for (auto e = lo; e != hi && !seen; ++e) seen = e->second.first == p;
-    if (!seen) index.emplace(n, std::make_pair(p, PopulationSketch::Of(p)));
+    if (p.IsEmpty()) continue;
+    const PopulationSketch sketch = PopulationSketch::Of(p);
+    if (held.index.Contains(p, sketch)) continue;
+    held.sets.push_back(p);
+    held.index.Add(&held.sets.back(), sketch);
   }
   return absl::OkStatus();
 }
@@ -43,7 +46,7 @@ absl::Status InMemoryReleaseLedger::Record(
 size_t InMemoryReleaseLedger::Size(std::string_view project) const {
   absl::MutexLock lock(&mu_);
   auto it = by_project_.find(project);
-  return it == by_project_.end() ? 0 : it->second.size();
+  return it == by_project_.end() ? 0 : it->second.index.size();
 }
 
 void InMemoryEpsilonLedger::SetBudget(std::string_view project,

@@ -18,6 +18,7 @@
 #define DATALAB_SERVICES_QUERY_SDC_LEDGER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -29,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "services/query/sdc/population_index.h"
 #include "services/query/sdc/subject_set.h"
 
 namespace datalab::sdc {
@@ -58,6 +60,16 @@ class ReleaseLedger {
       uint64_t max_cardinality,
       absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const = 0;
 
+  // Calls `visit` for every population recorded for `project` within
+  // `max_difference` of `a` (|a Δ B| <= max_difference; with 0, every
+  // population equal to `a`), possibly for a few others, each at most once;
+  // stops early when `visit` returns false. Implementations index the
+  // populations (see PopulationIndex) so the cost follows the near ones,
+  // not the size of the ledger.
+  virtual absl::Status ForEachNear(
+      std::string_view project, const SubjectSet& a, uint64_t max_difference,
+      absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const = 0;
+
   // Durably records the populations of the released cells of one release.
   // Identical populations may be stored once. Empty sets are ignored.
   virtual absl::Status Record(std::string_view project,
@@ -71,6 +83,9 @@ class InMemoryReleaseLedger : public ReleaseLedger {
       std::string_view project, uint64_t min_cardinality,
       uint64_t max_cardinality,
       absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const override;
+  absl::Status ForEachNear(
+      std::string_view project, const SubjectSet& a, uint64_t max_difference,
+      absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const override;
   absl::Status Record(std::string_view project, std::string_view release_id,
                       const std::vector<SubjectSet>& populations) override;
 
@@ -78,11 +93,12 @@ class InMemoryReleaseLedger : public ReleaseLedger {
   size_t Size(std::string_view project) const;
 
  private:
+  struct Held {
+    std::deque<SubjectSet> sets;  // stable addresses for the index
+    PopulationIndex index;
+  };
   mutable absl::Mutex mu_;
-  // project -> cardinality -> populations of that size.
-  std::map<std::string, std::multimap<uint64_t, std::pair<SubjectSet, PopulationSketch>>,
-           std::less<>>
-      by_project_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Held, std::less<>> by_project_ ABSL_GUARDED_BY(mu_);
 };
 
 class EpsilonLedger {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status/status_macros.h"
+#include "services/query/sdc/population_index.h"
 
 namespace datalab::sdc {
 
@@ -621,7 +622,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   // intersecting them; identical populations are not "close" (they are the
   // same number again) and are held once.
   const uint64_t window = static_cast<uint64_t>(s.threshold) - 1;
-  std::multimap<uint64_t, std::pair<const SubjectSet*, PopulationSketch>> accepted;
+  PopulationIndex accepted;
   if (window > 0) {
     for (int r = 0; r < rows; ++r) {
       // The cells of a row usually share one population (COUNT, AVG and
@@ -649,8 +650,6 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
           sketches.reserve(exposed.size());
           for (const SubjectSet* pop : exposed) {
             const uint64_t n = pop->Cardinality();
-            const uint64_t lo = n > window ? n - window : 0;
-            const uint64_t hi = n + window;
             const PopulationSketch& sketch = sketches.emplace_back(PopulationSketch::Of(*pop));
             auto too_close = [&](const SubjectSet& other, const PopulationSketch& other_sketch) {
               if (sketch.ProvesDifferenceAbove(other_sketch, window)) return false;
@@ -658,30 +657,19 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
               const uint64_t sym = n + m - 2 * pop->AndCardinality(other);
               return sym >= 1 && sym <= window;
             };
-            RETURN_IF_ERROR(release_ledger_->ForEachSketchedInCardinalityRange(
-                request.project, lo, hi,
-                [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
-                  close = too_close(earlier, earlier_sketch);
-                  return !close;
-                }));
-            for (auto it = accepted.lower_bound(lo);
-                 !close && it != accepted.end() && it->first <= hi; ++it) {
-              close = too_close(*it->second.first, it->second.second);
-            }
+            auto visit = [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
+              close = too_close(earlier, earlier_sketch);
+              return !close;
+            };
+            RETURN_IF_ERROR(release_ledger_->ForEachNear(request.project, *pop, window, visit));
+            if (!close) accepted.ForEachNear(*pop, window, visit);
             if (close) break;
           }
           if (exposed.size() == 1) row_verdicts.emplace_back(exposed[0], close);
           // Released: its populations join those later cells are checked
           // against (a population already there, from another row, once).
           for (size_t i = 0; !close && i < exposed.size(); ++i) {
-            const uint64_t n = exposed[i]->Cardinality();
-            bool held = false;
-            auto [lo, hi] = accepted.equal_range(n);
-            for (auto it = lo; it != hi && !held; ++it) {
-              held = !it->second.second.ProvesDifferenceAbove(sketches[i], 0) &&
-                     *it->second.first == *exposed[i];
-            }
-            if (!held) accepted.emplace(n, std::make_pair(exposed[i], std::move(sketches[i])));
+            accepted.Add(exposed[i], sketches[i]);
           }
         }
         // A reused verdict's population is already in `accepted` (or the
@@ -756,9 +744,9 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         // end up suppressed while the earlier number stays public.
         if (!known && counts && !all.IsEmpty()) {
           const uint64_t n = all.Cardinality();
-          RETURN_IF_ERROR(release_ledger_->ForEachInCardinalityRange(
-              request.project, n, n, [&](const SubjectSet& earlier) {
-                known = earlier == all;
+          RETURN_IF_ERROR(release_ledger_->ForEachNear(
+              request.project, all, 0, [&](const SubjectSet& earlier, const PopulationSketch&) {
+                known = earlier.Cardinality() == n && earlier == all;
                 return !known;
               }));
         }

@@ -1,6 +1,8 @@
 // Tests of the SDC building blocks: subject sets, settings and the trust
 // floor, keyed rounding, the exact discrete Laplace sampler, the ledgers.
+#include <algorithm>
 #include <cmath>
+#include <deque>
 #include <functional>
 #include <map>
 #include <random>
@@ -12,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "services/query/sdc/ledger.h"
 #include "services/query/sdc/noise.h"
+#include "services/query/sdc/population_index.h"
 #include "services/query/sdc/rounding.h"
 #include "services/query/sdc/seeded_random_for_test.h"
 #include "services/query/sdc/settings.h"
@@ -109,6 +112,101 @@ TEST(PopulationSketchTest, NeverExceedsTheSymmetricDifference) {
   SubjectSet x = SubjectSet::Range(0, 400), y = SubjectSet::Range(10'000, 10'400);
   EXPECT_EQ(PopulationSketch::Of(x).SymmetricDifferenceLowerBound(PopulationSketch::Of(x)), 0u);
   EXPECT_GT(PopulationSketch::Of(x).SymmetricDifferenceLowerBound(PopulationSketch::Of(y)), 9u);
+}
+
+// ----------------------------------------------------------- PopulationIndex
+
+// Every held set within `w` of `a`, by brute force.
+std::vector<const SubjectSet*> NearByBruteForce(const std::deque<SubjectSet>& held,
+                                                const SubjectSet& a, uint64_t w) {
+  std::vector<const SubjectSet*> out;
+  for (const SubjectSet& b : held) {
+    if (a.XorCardinality(b) <= w) out.push_back(&b);
+  }
+  return out;
+}
+
+TEST(PopulationIndexTest, FindsEveryNearSetAgainstBruteForce) {
+  // The index decides which earlier populations the differencing check
+  // looks at, so missing one would let a differencing attack through:
+  // compare with a brute-force scan over random near and far sets, small
+  // sets (including ones sharing nothing), and windows inside and beyond
+  // the anchors (the fallback by size).
+  std::mt19937 rng(11);
+  for (int round = 0; round < 20; ++round) {
+    std::deque<SubjectSet> held;
+    PopulationIndex index;
+    std::vector<SubjectSet> bases;
+    for (int k = 0; k < 15; ++k) {
+      std::vector<uint32_t> v;
+      const uint32_t span = round % 2 ? 200 : 2'000'000;
+      const int n = static_cast<int>(rng() % (k % 3 == 0 ? 12 : 400));
+      for (int i = 0; i < n; ++i) v.push_back(static_cast<uint32_t>(rng() % span));
+      bases.emplace_back(v);
+    }
+    auto variant = [&](const SubjectSet& base) {
+      std::vector<uint32_t> v = base.ToVector();
+      const int changes = static_cast<int>(rng() % 12);
+      for (int i = 0; i < changes; ++i) {
+        if (rng() % 2 || v.empty()) {
+          v.push_back(static_cast<uint32_t>(rng() % 2'000'000));
+        } else {
+          v.erase(v.begin() + static_cast<long>(rng() % v.size()));
+        }
+      }
+      return SubjectSet(v);
+    };
+    for (int k = 0; k < 60; ++k) {
+      SubjectSet s = variant(bases[rng() % bases.size()]);
+      const PopulationSketch sketch = PopulationSketch::Of(s);
+      const bool held_already = index.Contains(s, sketch);
+      bool equal_held = false;
+      for (const SubjectSet& h : held) equal_held = equal_held || h == s;
+      ASSERT_EQ(held_already, equal_held);
+      if (s.IsEmpty() || held_already) continue;
+      held.push_back(std::move(s));
+      ASSERT_TRUE(index.Add(&held.back(), sketch));
+      ASSERT_FALSE(index.Add(&held.back(), sketch)) << "an equal set is held once";
+    }
+    for (int q = 0; q < 80; ++q) {
+      const SubjectSet a = variant(bases[rng() % bases.size()]);
+      for (uint64_t w : {uint64_t{0}, uint64_t{1}, uint64_t{9}, uint64_t{31}, uint64_t{40}}) {
+        std::vector<const SubjectSet*> seen;
+        index.ForEachNear(a, w, [&](const SubjectSet& b, const PopulationSketch&) {
+          seen.push_back(&b);
+          return true;
+        });
+        std::vector<const SubjectSet*> sorted = seen;
+        std::sort(sorted.begin(), sorted.end());
+        ASSERT_TRUE(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end())
+            << "a set was visited twice";
+        for (const SubjectSet* want : NearByBruteForce(held, a, w)) {
+          ASSERT_TRUE(std::binary_search(sorted.begin(), sorted.end(), want))
+              << "round " << round << " query " << q << " window " << w
+              << ": a set within the window was not visited";
+        }
+      }
+    }
+  }
+}
+
+TEST(PopulationIndexTest, UnrelatedPopulationsAreNotCandidates) {
+  // The point of the index: the groups of one GROUP BY share no member, so
+  // checking a group looks at its own earlier copy only.
+  std::deque<SubjectSet> held;
+  PopulationIndex index;
+  for (uint32_t g = 0; g < 1000; ++g) {
+    held.push_back(SubjectSet::Range(g * 400, g * 400 + 300));
+    index.Add(&held.back(), PopulationSketch::Of(held.back()));
+  }
+  int visited = 0;
+  index.ForEachNear(SubjectSet::Range(4000, 4301), 9, [&](const SubjectSet&, const PopulationSketch&) {
+    ++visited;
+    return true;
+  });
+  EXPECT_EQ(visited, 1);
+  EXPECT_EQ(SmallestIds(SubjectSet{9, 3, 7}, 2), (std::vector<uint32_t>{3, 7}));
+  EXPECT_TRUE(SmallestIds(SubjectSet(), 5).empty());
 }
 
 TEST(SettingsTest, DefaultsMatchTheDesign) {
