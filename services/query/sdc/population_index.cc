@@ -4,7 +4,22 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
+
 namespace datalab::sdc {
+
+namespace {
+
+// Reads up to `n` (<= kAnchors) smallest ids of `set` into `out`; returns
+// how many.
+uint32_t ReadSmallest(const SubjectSet& set, uint64_t n, uint32_t* out) {
+  if (n == 0) return 0;
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(set.raw(), &it);
+  return roaring_read_uint32_iterator(&it, out, static_cast<uint32_t>(n));
+}
+
+}  // namespace
 
 std::vector<uint32_t> SmallestIds(const SubjectSet& set, uint64_t n) {
   std::vector<uint32_t> out(static_cast<size_t>(std::min<uint64_t>(n, set.Cardinality())));
@@ -29,7 +44,13 @@ bool PopulationIndex::Add(const SubjectSet* set, const PopulationSketch& sketch)
   if (n == 0 || Contains(*set, sketch)) return false;
   const auto at = static_cast<uint32_t>(entries_.size());
   entries_.push_back(Entry{set, sketch, n});
-  for (uint32_t id : SmallestIds(*set, kAnchors)) by_anchor_[id].push_back(at);
+  uint32_t anchors[kAnchors];
+  const uint32_t k = ReadSmallest(*set, kAnchors, anchors);
+  for (uint32_t i = 0; i < k; ++i) {
+    auto [it, fresh] = by_anchor_.try_emplace(anchors[i], kNone);
+    links_.push_back(Link{at, it->second});
+    it->second = static_cast<uint32_t>(links_.size() - 1);
+  }
   by_cardinality_.emplace(n, at);
   if (n < kAnchors) small_.push_back(at);
   return true;
@@ -44,10 +65,13 @@ void PopulationIndex::ForEachNear(const SubjectSet& a, uint64_t max_difference,
     ForEachInCardinalityRange(lo, hi, visit);
     return;
   }
-  std::vector<uint32_t> candidates;
-  for (uint32_t id : SmallestIds(a, max_difference + 1)) {
-    auto it = by_anchor_.find(id);
-    if (it != by_anchor_.end()) candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+  absl::InlinedVector<uint32_t, 64> candidates;
+  uint32_t ids[kAnchors];
+  const uint32_t k = ReadSmallest(a, max_difference + 1, ids);
+  for (uint32_t i = 0; i < k; ++i) {
+    auto it = by_anchor_.find(ids[i]);
+    if (it == by_anchor_.end()) continue;
+    for (uint32_t l = it->second; l != kNone; l = links_[l].next) candidates.push_back(links_[l].entry);
   }
   // Sets sharing nothing with A are within max_difference only when
   // |A| + |B| <= max_difference.

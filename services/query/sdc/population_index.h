@@ -62,8 +62,16 @@ class PopulationIndex {
     PopulationSketch sketch;
     uint64_t cardinality;
   };
+  struct Link {
+    uint32_t entry;
+    uint32_t next;  // kNone at the end of an anchor's list
+  };
+  static constexpr uint32_t kNone = UINT32_MAX;
   std::vector<Entry> entries_;
-  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> by_anchor_;
+  // anchor id -> first link; each anchor's entries chained through links_
+  // (no allocation per anchor).
+  absl::flat_hash_map<uint32_t, uint32_t> by_anchor_;
+  std::vector<Link> links_;
   std::multimap<uint64_t, uint32_t> by_cardinality_;
   std::vector<uint32_t> small_;  // cardinality < kAnchors
 };

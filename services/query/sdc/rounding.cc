@@ -1,7 +1,6 @@
 #include "services/query/sdc/rounding.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 
 #include <cstring>
 
@@ -18,7 +17,9 @@ absl::StatusOr<std::unique_ptr<KeyedRounder>> KeyedRounder::Create(
     return absl::InvalidArgumentError("rounding: key must be at least 32 bytes");
   }
   if (base < 1) return absl::InvalidArgumentError("rounding: base must be >= 1");
-  return std::unique_ptr<KeyedRounder>(new KeyedRounder(std::move(key), base));
+  auto mac = crypto::HmacSha256::Create(key);
+  if (!mac.ok()) return mac.status();
+  return std::unique_ptr<KeyedRounder>(new KeyedRounder(std::move(*mac), base));
 }
 
 uint64_t KeyedRounder::Coin(int64_t value, const SubjectSet& population) const {
@@ -27,19 +28,17 @@ uint64_t KeyedRounder::Coin(int64_t value, const SubjectSet& population) const {
     msg.push_back(static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff));
   }
   msg += population.Serialize();
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  // HMAC() (one-shot) is not deprecated in OpenSSL 3 and cannot fail for
-  // SHA-256 with valid buffers; a null return would be an OpenSSL bug, and
-  // the all-zero coin then simply rounds down.
-  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-           reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac,
-           &mac_len) == nullptr) {
-    return 0;
+  absl::StatusOr<crypto::HmacSha256Mac> mac;
+  {
+    absl::MutexLock l(&mu_);
+    mac = mac_.Compute(msg);
   }
+  // Computing a MAC with a keyed context cannot fail short of an OpenSSL
+  // bug; the all-zero coin then simply rounds down.
+  if (!mac.ok()) return 0;
   uint64_t coin;
-  std::memcpy(&coin, mac, sizeof(coin));
-  OPENSSL_cleanse(mac, sizeof(mac));
+  std::memcpy(&coin, mac->data(), sizeof(coin));
+  OPENSSL_cleanse(mac->data(), mac->size());
   return coin;
 }
 

@@ -12,7 +12,7 @@
 //     cannot be inverted.
 // The reduction of 64 hash bits modulo b has bias < b / 2^64, negligible.
 //
-// Thread-safe (immutable after Create).
+// Thread-safe (the keyed MAC context is used under a lock).
 #ifndef DATALAB_SERVICES_QUERY_SDC_ROUNDING_H_
 #define DATALAB_SERVICES_QUERY_SDC_ROUNDING_H_
 
@@ -20,7 +20,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/crypto/hmac.h"
 #include "services/query/sdc/subject_set.h"
 
 namespace datalab::sdc {
@@ -37,10 +40,13 @@ class KeyedRounder {
   int base() const { return base_; }
 
  private:
-  KeyedRounder(std::string key, int base) : key_(std::move(key)), base_(base) {}
+  KeyedRounder(crypto::HmacSha256 mac, int base) : mac_(std::move(mac)), base_(base) {}
   uint64_t Coin(int64_t value, const SubjectSet& population) const;
 
-  std::string key_;
+  // Keyed once (the key schedule is kept), so a coin costs one MAC, not a
+  // re-keying per cell.
+  mutable absl::Mutex mu_;
+  mutable crypto::HmacSha256 mac_ ABSL_GUARDED_BY(mu_);
   int base_;
 };
 

@@ -702,26 +702,64 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         for (auto& [v, members] : by_value) groups.push_back({false, members});
       }
     }
+    // A group's union is the same for every column whose cells have the
+    // same populations (COUNT and SUM of one group, say): computed once.
+    struct GroupUnion {
+      bool partition = false;
+      SubjectSet all;
+      std::optional<bool> released_before;  // the ledger holds exactly `all`
+    };
+    std::vector<std::vector<GroupUnion>> unions(cols);
+    std::vector<int> union_source(cols, -1);
     for (int c = 0; c < cols; ++c) {
+      // Only additive cells form partitions: a column without any has no
+      // relation to find.
+      bool any_additive = false;
+      for (int r : detail) any_additive = any_additive || IsAdditive(t.rows[r].cells[c].kind);
+      if (!any_additive) continue;
+      for (int c2 = 0; c2 < c && union_source[c] < 0; ++c2) {
+        if (union_source[c2] != c2) continue;
+        bool same = true;
+        for (int r : detail) {
+          same = same && t.rows[r].cells[c].population == t.rows[r].cells[c2].population;
+          if (!same) break;
+        }
+        if (same) union_source[c] = c2;
+      }
+      if (union_source[c] < 0) {
+        union_source[c] = c;
+        unions[c].resize(groups.size());
+        for (size_t g = 0; g < groups.size(); ++g) {
+          const std::vector<int>& members = groups[g].second;
+          if (members.size() < 2) continue;
+          GroupUnion& u = unions[c][g];
+          uint64_t sum = 0;
+          for (int r : members) {
+            sum += t.rows[r].cells[c].population.Cardinality();
+            u.all.UnionWith(t.rows[r].cells[c].population);
+          }
+          u.partition = sum == u.all.Cardinality();
+        }
+      }
+      std::vector<GroupUnion>& column_unions = unions[union_source[c]];
       // The rows of this column by population size, to find a cell over
       // exactly a group's population without comparing against every row.
       std::multimap<uint64_t, int> rows_by_size;
       for (int r = 0; r < rows; ++r) {
         rows_by_size.emplace(t.rows[r].cells[c].population.Cardinality(), r);
       }
-      for (const auto& [whole, members] : groups) {
+      for (size_t g = 0; g < groups.size(); ++g) {
+        const auto& [whole, members] = groups[g];
         if (members.size() < 2) continue;
         bool additive = true, counts = true;
-        uint64_t sum = 0;
-        SubjectSet all;
         for (int r : members) {
           const Cell& cell = t.rows[r].cells[c];
           additive = additive && IsAdditive(cell.kind);
           counts = counts && IsCount(cell.kind);
-          sum += cell.population.Cardinality();
-          all.UnionWith(cell.population);
         }
-        if (!additive || sum != all.Cardinality()) continue;  // not a partition
+        GroupUnion& u = column_unions[g];
+        if (!additive || !u.partition) continue;  // not a partition
+        const SubjectSet& all = u.all;
         LinearRelation rel;
         for (int r : members) rel.parts.push_back(CellRef{r, c});
         bool known = whole && s.treat_column_totals_as_known;
@@ -743,12 +781,17 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         // even when the table has its own total cell, because that cell may
         // end up suppressed while the earlier number stays public.
         if (!known && counts && !all.IsEmpty()) {
-          const uint64_t n = all.Cardinality();
-          RETURN_IF_ERROR(release_ledger_->ForEachNear(
-              request.project, all, 0, [&](const SubjectSet& earlier, const PopulationSketch&) {
-                known = earlier.Cardinality() == n && earlier == all;
-                return !known;
-              }));
+          if (!u.released_before.has_value()) {
+            const uint64_t n = all.Cardinality();
+            bool found = false;
+            RETURN_IF_ERROR(release_ledger_->ForEachNear(
+                request.project, all, 0, [&](const SubjectSet& earlier, const PopulationSketch&) {
+                  found = earlier.Cardinality() == n && earlier == all;
+                  return !found;
+                }));
+            u.released_before = found;
+          }
+          known = *u.released_before;
         }
         if (known) relations.push_back(LinearRelation{std::nullopt, rel.parts});
         if (rel.total.has_value()) relations.push_back(std::move(rel));
@@ -934,6 +977,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   out.output_columns = t.output_columns;
   out.cells.resize(rows);
   std::vector<SubjectSet> to_record;
+  absl::flat_hash_set<const void*> recorded;
   for (int r = 0; r < rows; ++r) {
     out.keys.push_back(t.rows[r].key);
     out.cells[r].reserve(cols);
@@ -980,7 +1024,10 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
               s.value_decimals));
           break;
       }
-      for (const SubjectSet* pop : ExposedPopulations(cell)) to_record.push_back(*pop);
+      // Each population once (the cells of a row usually share one).
+      for (const SubjectSet* pop : ExposedPopulations(cell)) {
+        if (recorded.insert(pop->raw()).second) to_record.push_back(*pop);
+      }
     }
   }
 

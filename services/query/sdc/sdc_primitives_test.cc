@@ -86,6 +86,33 @@ SettingsBuilder Defaults(TrustFloor floor = {}) {
   return b;
 }
 
+TEST(SubjectSetTest, CopiesShareUntilChanged) {
+  // Copies share one bitmap (copy on write): changing any copy, by every
+  // mutator, must leave the others as they were.
+  const SubjectSet original = SubjectSet::Range(0, 50);
+  SubjectSet a = original, b = original, c = original, d = original;
+  a.Add(1000);
+  b.Remove(7);
+  c.AddRange(200, 210);
+  d.UnionWith(SubjectSet{500});
+  EXPECT_EQ(original, SubjectSet::Range(0, 50));
+  EXPECT_EQ(a.Cardinality(), 51u);
+  EXPECT_EQ(b.Cardinality(), 49u);
+  EXPECT_EQ(c.Cardinality(), 60u);
+  EXPECT_EQ(d.Cardinality(), 51u);
+  // An empty set takes the other's bitmap on union, then copies on change.
+  SubjectSet e;
+  e.UnionWith(original);
+  e.Add(999);
+  EXPECT_EQ(original.Cardinality(), 50u);
+  EXPECT_EQ(e.Cardinality(), 51u);
+  SubjectSet moved = std::move(e);
+  EXPECT_EQ(moved.Cardinality(), 51u);
+  EXPECT_TRUE(e.IsEmpty());  // NOLINT(bugprone-use-after-move): documented
+  e.Add(3);
+  EXPECT_EQ(e.Cardinality(), 1u);
+}
+
 TEST(PopulationSketchTest, NeverExceedsTheSymmetricDifference) {
   // The differencing check trusts the sketch to rule pairs out, so the
   // bound must hold for every pair: random sets, near-identical sets,

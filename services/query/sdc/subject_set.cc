@@ -17,41 +17,32 @@ const roaring_bitmap_t* EmptyBitmap() {
 
 }  // namespace
 
-SubjectSet::SubjectSet() : bitmap_(roaring_bitmap_create()) {}
+namespace {
+std::shared_ptr<roaring_bitmap_t> Own(roaring_bitmap_t* b) {
+  return std::shared_ptr<roaring_bitmap_t>(b, [](roaring_bitmap_t* p) { roaring_bitmap_free(p); });
+}
+}  // namespace
 
-SubjectSet::SubjectSet(roaring_bitmap_s* adopt) : bitmap_(adopt) {}
+SubjectSet::SubjectSet() = default;
 
-SubjectSet::SubjectSet(std::initializer_list<uint32_t> ids)
-    : bitmap_(roaring_bitmap_create()) {
-  for (uint32_t id : ids) roaring_bitmap_add(bitmap_, id);
+SubjectSet::SubjectSet(roaring_bitmap_s* adopt) : bitmap_(Own(adopt)) {}
+
+SubjectSet::SubjectSet(std::initializer_list<uint32_t> ids) {
+  for (uint32_t id : ids) Add(id);
 }
 
-SubjectSet::SubjectSet(absl::Span<const uint32_t> ids)
-    : bitmap_(roaring_bitmap_create()) {
-  roaring_bitmap_add_many(bitmap_, ids.size(), ids.data());
+SubjectSet::SubjectSet(absl::Span<const uint32_t> ids) {
+  if (!ids.empty()) roaring_bitmap_add_many(Mutable(), ids.size(), ids.data());
 }
 
-SubjectSet::~SubjectSet() {
-  if (bitmap_ != nullptr) roaring_bitmap_free(bitmap_);
-}
+SubjectSet::~SubjectSet() = default;
+SubjectSet::SubjectSet(const SubjectSet& other) = default;
+SubjectSet& SubjectSet::operator=(const SubjectSet& other) = default;
 
-SubjectSet::SubjectSet(const SubjectSet& other)
-    : bitmap_(roaring_bitmap_copy(other.raw())) {}
-
-SubjectSet& SubjectSet::operator=(const SubjectSet& other) {
-  if (this != &other) {
-    SubjectSet copy(other);
-    std::swap(bitmap_, copy.bitmap_);
-  }
-  return *this;
-}
-
-SubjectSet::SubjectSet(SubjectSet&& other) noexcept : bitmap_(other.bitmap_) {
-  other.bitmap_ = nullptr;
-}
+SubjectSet::SubjectSet(SubjectSet&& other) noexcept : bitmap_(std::move(other.bitmap_)) {}
 
 SubjectSet& SubjectSet::operator=(SubjectSet&& other) noexcept {
-  if (this != &other) std::swap(bitmap_, other.bitmap_);
+  if (this != &other) bitmap_ = std::move(other.bitmap_);
   return *this;
 }
 
@@ -61,78 +52,87 @@ SubjectSet SubjectSet::Range(uint32_t begin, uint32_t end) {
   return s;
 }
 
+roaring_bitmap_s* SubjectSet::Mutable() {
+  if (bitmap_ == nullptr) {
+    bitmap_ = Own(roaring_bitmap_create());
+  } else if (bitmap_.use_count() > 1) {
+    bitmap_ = Own(roaring_bitmap_copy(bitmap_.get()));
+  }
+  return bitmap_.get();
+}
+
 namespace {
 const roaring_bitmap_t* R(const roaring_bitmap_t* b) {
   return b != nullptr ? b : EmptyBitmap();
 }
 }  // namespace
 
-void SubjectSet::Add(uint32_t id) {
-  if (bitmap_ == nullptr) bitmap_ = roaring_bitmap_create();
-  roaring_bitmap_add(bitmap_, id);
-}
+void SubjectSet::Add(uint32_t id) { roaring_bitmap_add(Mutable(), id); }
 
 void SubjectSet::AddRange(uint32_t begin, uint32_t end) {
-  if (bitmap_ == nullptr) bitmap_ = roaring_bitmap_create();
-  if (end > begin) roaring_bitmap_add_range(bitmap_, begin, end);
+  if (end > begin) roaring_bitmap_add_range(Mutable(), begin, end);
 }
 
 void SubjectSet::Remove(uint32_t id) {
-  if (bitmap_ != nullptr) roaring_bitmap_remove(bitmap_, id);
+  if (bitmap_ != nullptr && Contains(id)) roaring_bitmap_remove(Mutable(), id);
 }
 
 bool SubjectSet::Contains(uint32_t id) const {
-  return roaring_bitmap_contains(R(bitmap_), id);
+  return roaring_bitmap_contains(raw(), id);
 }
 
 uint64_t SubjectSet::Cardinality() const {
-  return roaring_bitmap_get_cardinality(R(bitmap_));
+  return roaring_bitmap_get_cardinality(raw());
 }
 
-bool SubjectSet::IsEmpty() const { return roaring_bitmap_is_empty(R(bitmap_)); }
+bool SubjectSet::IsEmpty() const { return roaring_bitmap_is_empty(raw()); }
 
 uint64_t SubjectSet::AndCardinality(const SubjectSet& other) const {
-  return roaring_bitmap_and_cardinality(R(bitmap_), R(other.bitmap_));
+  return roaring_bitmap_and_cardinality(raw(), other.raw());
 }
 
 uint64_t SubjectSet::AndNotCardinality(const SubjectSet& other) const {
-  return roaring_bitmap_andnot_cardinality(R(bitmap_), R(other.bitmap_));
+  return roaring_bitmap_andnot_cardinality(raw(), other.raw());
 }
 
 uint64_t SubjectSet::XorCardinality(const SubjectSet& other) const {
-  return roaring_bitmap_xor_cardinality(R(bitmap_), R(other.bitmap_));
+  return roaring_bitmap_xor_cardinality(raw(), other.raw());
 }
 
 bool SubjectSet::IsSubsetOf(const SubjectSet& other) const {
-  return roaring_bitmap_is_subset(R(bitmap_), R(other.bitmap_));
+  return roaring_bitmap_is_subset(raw(), other.raw());
 }
 
 bool SubjectSet::operator==(const SubjectSet& other) const {
-  return roaring_bitmap_equals(R(bitmap_), R(other.bitmap_));
+  return raw() == other.raw() || roaring_bitmap_equals(raw(), other.raw());
 }
 
 SubjectSet SubjectSet::Union(const SubjectSet& other) const {
-  return SubjectSet(roaring_bitmap_or(R(bitmap_), R(other.bitmap_)));
+  return SubjectSet(roaring_bitmap_or(raw(), other.raw()));
 }
 
 void SubjectSet::UnionWith(const SubjectSet& other) {
-  if (bitmap_ == nullptr) bitmap_ = roaring_bitmap_create();
-  roaring_bitmap_or_inplace(bitmap_, R(other.bitmap_));
+  if (other.IsEmpty()) return;
+  if (IsEmpty()) {
+    bitmap_ = other.bitmap_;  // share until changed
+    return;
+  }
+  roaring_bitmap_or_inplace(Mutable(), other.raw());
 }
 
 SubjectSet SubjectSet::Difference(const SubjectSet& other) const {
-  return SubjectSet(roaring_bitmap_andnot(R(bitmap_), R(other.bitmap_)));
+  return SubjectSet(roaring_bitmap_andnot(raw(), other.raw()));
 }
 
 std::vector<uint32_t> SubjectSet::ToVector() const {
   std::vector<uint32_t> out(Cardinality());
-  if (!out.empty()) roaring_bitmap_to_uint32_array(R(bitmap_), out.data());
+  if (!out.empty()) roaring_bitmap_to_uint32_array(raw(), out.data());
   return out;
 }
 
 std::string SubjectSet::Serialize() const {
-  std::string out(roaring_bitmap_portable_size_in_bytes(R(bitmap_)), '\0');
-  size_t n = roaring_bitmap_portable_serialize(R(bitmap_), out.data());
+  std::string out(roaring_bitmap_portable_size_in_bytes(raw()), '\0');
+  size_t n = roaring_bitmap_portable_serialize(raw(), out.data());
   out.resize(n);
   return out;
 }
@@ -156,7 +156,7 @@ absl::StatusOr<SubjectSet> SubjectSet::Deserialize(std::string_view bytes) {
   return SubjectSet(b);
 }
 
-const roaring_bitmap_s* SubjectSet::raw() const { return R(bitmap_); }
+const roaring_bitmap_s* SubjectSet::raw() const { return R(bitmap_.get()); }
 
 PopulationSketch PopulationSketch::Of(const SubjectSet& set) {
   PopulationSketch sk;

@@ -2,9 +2,11 @@
 // bitmap. It is the "population" of an output cell: the distinct pupils whose
 // rows contributed to it.
 //
-// Ownership: a SubjectSet owns its roaring_bitmap_t and frees it on
-// destruction; copies are deep copies. Thread safety: const methods may be
-// called concurrently; mutation needs external synchronisation.
+// Ownership: copies share one immutable roaring bitmap until either is
+// changed (copy on write), so handing the same population to many cells,
+// ledgers and indexes costs a reference count, not a copy. Thread safety:
+// const methods may be called concurrently (also on copies that share a
+// bitmap); mutating one object needs external synchronisation.
 //
 // Subject ids are pupil data: never put them (or a serialised set) in a
 // Status message or a log line.
@@ -14,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,7 +73,9 @@ class SubjectSet {
 
  private:
   explicit SubjectSet(roaring_bitmap_s* adopt);
-  roaring_bitmap_s* bitmap_;
+  // The bitmap to change: created when empty, cloned when shared.
+  roaring_bitmap_s* Mutable();
+  std::shared_ptr<roaring_bitmap_s> bitmap_;
 };
 
 // A 64-bucket histogram of a set's ids (each id hashed to a bucket). For any
