@@ -30,6 +30,9 @@ std::vector<uint32_t> SmallestIds(const SubjectSet& set, uint64_t n) {
   return out;
 }
 
+PopulationIndex::PopulationIndex(uint64_t anchors)
+    : anchors_(std::clamp<uint64_t>(anchors, 1, kAnchors)) {}
+
 bool PopulationIndex::Contains(const SubjectSet& set, const PopulationSketch& sketch) const {
   bool found = false;
   ForEachNear(set, 0, [&](const SubjectSet& held, const PopulationSketch& held_sketch) {
@@ -45,14 +48,14 @@ bool PopulationIndex::Add(const SubjectSet* set, const PopulationSketch& sketch)
   const auto at = static_cast<uint32_t>(entries_.size());
   entries_.push_back(Entry{set, sketch, n});
   uint32_t anchors[kAnchors];
-  const uint32_t k = ReadSmallest(*set, kAnchors, anchors);
+  const uint32_t k = ReadSmallest(*set, anchors_, anchors);
   for (uint32_t i = 0; i < k; ++i) {
     auto [it, fresh] = by_anchor_.try_emplace(anchors[i], kNone);
     links_.push_back(Link{at, it->second});
     it->second = static_cast<uint32_t>(links_.size() - 1);
   }
   by_cardinality_.emplace(n, at);
-  if (n < kAnchors) small_.push_back(at);
+  if (n < anchors_) small_.push_back(at);
   return true;
 }
 
@@ -61,7 +64,7 @@ void PopulationIndex::ForEachNear(const SubjectSet& a, uint64_t max_difference,
   const uint64_t n = a.Cardinality();
   const uint64_t lo = n > max_difference ? n - max_difference : 0;
   const uint64_t hi = n + max_difference;
-  if (max_difference + 1 > kAnchors) {
+  if (max_difference + 1 > anchors_) {
     ForEachInCardinalityRange(lo, hi, visit);
     return;
   }

@@ -41,6 +41,11 @@ class PopulationIndex {
 
   using Visit = absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)>;
 
+  // `anchors` (1..kAnchors) per held set: ForEachNear is exact for
+  // max_difference < anchors and falls back to sizes above. An index that
+  // lives for one check with a known window files each set under window + 1.
+  explicit PopulationIndex(uint64_t anchors = kAnchors);
+
   // Adds `set` (with its sketch) unless an equal set is held; returns
   // whether it was added. Empty sets are not held.
   bool Add(const SubjectSet* set, const PopulationSketch& sketch);
@@ -67,13 +72,14 @@ class PopulationIndex {
     uint32_t next;  // kNone at the end of an anchor's list
   };
   static constexpr uint32_t kNone = UINT32_MAX;
+  uint64_t anchors_;
   std::vector<Entry> entries_;
   // anchor id -> first link; each anchor's entries chained through links_
   // (no allocation per anchor).
   absl::flat_hash_map<uint32_t, uint32_t> by_anchor_;
   std::vector<Link> links_;
   std::multimap<uint64_t, uint32_t> by_cardinality_;
-  std::vector<uint32_t> small_;  // cardinality < kAnchors
+  std::vector<uint32_t> small_;  // cardinality < anchors_
 };
 
 // The first `n` ids of `set` in increasing order (fewer if it is smaller).

@@ -622,7 +622,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   // intersecting them; identical populations are not "close" (they are the
   // same number again) and are held once.
   const uint64_t window = static_cast<uint64_t>(s.threshold) - 1;
-  PopulationIndex accepted;
+  PopulationIndex accepted(window + 1);
   if (window > 0) {
     for (int r = 0; r < rows; ++r) {
       // The cells of a row usually share one population (COUNT, AVG and
@@ -734,10 +734,13 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
           if (members.size() < 2) continue;
           GroupUnion& u = unions[c][g];
           uint64_t sum = 0;
+          std::vector<const SubjectSet*> parts;
+          parts.reserve(members.size());
           for (int r : members) {
             sum += t.rows[r].cells[c].population.Cardinality();
-            u.all.UnionWith(t.rows[r].cells[c].population);
+            parts.push_back(&t.rows[r].cells[c].population);
           }
+          u.all = SubjectSet::UnionOf(parts);
           u.partition = sum == u.all.Cardinality();
         }
       }

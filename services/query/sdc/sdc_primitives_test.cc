@@ -162,7 +162,8 @@ TEST(PopulationIndexTest, FindsEveryNearSetAgainstBruteForce) {
   std::mt19937 rng(11);
   for (int round = 0; round < 20; ++round) {
     std::deque<SubjectSet> held;
-    PopulationIndex index;
+    // Half the rounds with the fewest anchors a check with window 9 uses.
+    PopulationIndex index(round % 2 ? PopulationIndex::kAnchors : 10);
     std::vector<SubjectSet> bases;
     for (int k = 0; k < 15; ++k) {
       std::vector<uint32_t> v;
@@ -197,7 +198,8 @@ TEST(PopulationIndexTest, FindsEveryNearSetAgainstBruteForce) {
     }
     for (int q = 0; q < 80; ++q) {
       const SubjectSet a = variant(bases[rng() % bases.size()]);
-      for (uint64_t w : {uint64_t{0}, uint64_t{1}, uint64_t{9}, uint64_t{31}, uint64_t{40}}) {
+      for (uint64_t w : {uint64_t{0}, uint64_t{1}, uint64_t{9}, uint64_t{10}, uint64_t{31},
+                         uint64_t{40}}) {
         std::vector<const SubjectSet*> seen;
         index.ForEachNear(a, w, [&](const SubjectSet& b, const PopulationSketch&) {
           seen.push_back(&b);

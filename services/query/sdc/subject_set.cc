@@ -111,6 +111,15 @@ SubjectSet SubjectSet::Union(const SubjectSet& other) const {
   return SubjectSet(roaring_bitmap_or(raw(), other.raw()));
 }
 
+SubjectSet SubjectSet::UnionOf(absl::Span<const SubjectSet* const> sets) {
+  if (sets.empty()) return SubjectSet();
+  if (sets.size() == 1) return *sets[0];
+  std::vector<const roaring_bitmap_t*> raw;
+  raw.reserve(sets.size());
+  for (const SubjectSet* s : sets) raw.push_back(s->raw());
+  return SubjectSet(roaring_bitmap_or_many(raw.size(), raw.data()));
+}
+
 void SubjectSet::UnionWith(const SubjectSet& other) {
   if (other.IsEmpty()) return;
   if (IsEmpty()) {
@@ -160,15 +169,15 @@ const roaring_bitmap_s* SubjectSet::raw() const { return R(bitmap_.get()); }
 
 PopulationSketch PopulationSketch::Of(const SubjectSet& set) {
   PopulationSketch sk;
-  roaring_iterate(
-      set.raw(),
-      [](uint32_t id, void* counts) {
-        // Fibonacci hashing: the top 6 bits of id * 2^32/phi.
-        const uint32_t bucket = (id * 2654435769u) >> 26;
-        ++static_cast<uint32_t*>(counts)[bucket];
-        return true;
-      },
-      sk.counts_.data());
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(set.raw(), &it);
+  uint32_t ids[256];
+  for (uint32_t n; (n = roaring_read_uint32_iterator(&it, ids, 256)) > 0;) {
+    for (uint32_t i = 0; i < n; ++i) {
+      // Fibonacci hashing: the top 6 bits of id * 2^32/phi.
+      ++sk.counts_[(ids[i] * 2654435769u) >> 26];
+    }
+  }
   return sk;
 }
 
