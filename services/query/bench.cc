@@ -4,6 +4,7 @@
 //
 //   datalab-query-bench [--rows=20000000] [--backend=memory|rocksdb]
 //                       [--dir=/tmp/qbench] [--repeat=5] [--threads=2]
+//                       [--schools=400]   (groups of GROUP BY school, fsm: 2x)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,9 +36,9 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Pupil-term rows: 6 terms per pupil, 400 schools, fsm ~ 25%.
+// Pupil-term rows: 6 terms per pupil, `schools` schools, fsm ~ 25%.
 absl::Status Load(query::QueryStore& store, const std::string& version, int64_t rows, uint32_t seed,
-                  bool second_dataset) {
+                  bool second_dataset, int64_t schools) {
   query::v1::VersionSpec spec;
   spec.set_dataset_version(version);
   spec.set_idempotency_key(version);
@@ -66,7 +67,7 @@ absl::Status Load(query::QueryStore& store, const std::string& version, int64_t 
     for (int64_t r = start; r < start + n; ++r) {
       const int64_t pupil = r % pupils;
       b.mutable_columns(0)->add_strings(absl::StrCat("p", pupil));
-      b.mutable_columns(1)->add_strings(absl::StrCat("URN", 100000 + pupil % 400));
+      b.mutable_columns(1)->add_strings(absl::StrCat("URN", 100000 + pupil % schools));
       b.mutable_columns(2)->add_ints(pupil % 4 == 0);
       b.mutable_columns(3)->add_ints(r / pupils);
       b.mutable_columns(4)->add_doubles(std::round(score(rng) * 10) / 10);
@@ -86,9 +87,12 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   int64_t rows = 20000000;
   int repeat = 5, threads = 2;
+  int64_t schools = 400;
   (void)absl::SimpleAtoi(Flag(argc, argv, "rows", "20000000"), &rows);
   (void)absl::SimpleAtoi(Flag(argc, argv, "repeat", "5"), &repeat);
   (void)absl::SimpleAtoi(Flag(argc, argv, "threads", "2"), &threads);
+  (void)absl::SimpleAtoi(Flag(argc, argv, "schools", "400"), &schools);
+  schools = std::max<int64_t>(1, schools);
   const std::string backend_kind = Flag(argc, argv, "backend", "memory");
   const std::string dir = Flag(argc, argv, "dir", "/tmp/datalab-query-bench");
 
@@ -110,7 +114,7 @@ int main(int argc, char** argv) {
   if (!store.ok()) return 1;
 
   auto t = Clock::now();
-  absl::Status s = Load(**store, "datasets/terms/versions/1", rows, 1, false);
+  absl::Status s = Load(**store, "datasets/terms/versions/1", rows, 1, false, schools);
   if (!s.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -118,7 +122,7 @@ int main(int argc, char** argv) {
   std::printf("load_rows %lld rows\n", static_cast<long long>(rows));
   std::printf("load_seconds %.3f s\n", Since(t));
   const int64_t join_rows = std::min<int64_t>(rows / 4, 5000000);
-  s = Load(**store, "datasets/absence/versions/1", join_rows, 2, true);
+  s = Load(**store, "datasets/absence/versions/1", join_rows, 2, true, schools);
   if (!s.ok()) return 1;
 
   query::testing::FakeCatalogue catalogue;
