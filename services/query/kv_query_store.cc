@@ -134,6 +134,15 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
     held->index.ForEachNear(a, max_difference, visit);
     return absl::OkStatus();
   }
+  absl::Status ForEachWithSmallest(
+      std::string_view project, uint32_t smallest_id, uint64_t cardinality,
+      absl::FunctionRef<bool(const sdc::SubjectSet&, const sdc::PopulationSketch&)> visit)
+      const override {
+    absl::MutexLock l(&mu_);
+    ASSIGN_OR_RETURN(const Held* held, LoadLocked(std::string(project)));
+    held->index.ForEachWithSmallest(smallest_id, cardinality, visit);
+    return absl::OkStatus();
+  }
   absl::Status Record(std::string_view project, std::string_view release_id,
                       const std::vector<sdc::SubjectSet>& populations) override {
     Batch batch;

@@ -25,6 +25,15 @@ absl::Status InMemoryReleaseLedger::ForEachNear(
   return absl::OkStatus();
 }
 
+absl::Status InMemoryReleaseLedger::ForEachWithSmallest(
+    std::string_view project, uint32_t smallest_id, uint64_t cardinality,
+    absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_project_.find(project);
+  if (it != by_project_.end()) it->second.index.ForEachWithSmallest(smallest_id, cardinality, visit);
+  return absl::OkStatus();
+}
+
 absl::Status InMemoryReleaseLedger::Record(
     std::string_view project, std::string_view /*release_id*/,
     const std::vector<SubjectSet>& populations) {

@@ -70,6 +70,15 @@ class ReleaseLedger {
       std::string_view project, const SubjectSet& a, uint64_t max_difference,
       absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const = 0;
 
+  // Calls `visit` for every population recorded for `project` that has
+  // exactly `cardinality` ids and `smallest_id` as its smallest (possibly
+  // for other populations of that size); stops when it returns false.
+  // Finds an earlier release of a set known by its size and smallest id
+  // (a union of cells) without building the set.
+  virtual absl::Status ForEachWithSmallest(
+      std::string_view project, uint32_t smallest_id, uint64_t cardinality,
+      absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const = 0;
+
   // Durably records the populations of the released cells of one release.
   // Identical populations may be stored once. Empty sets are ignored.
   virtual absl::Status Record(std::string_view project,
@@ -85,6 +94,9 @@ class InMemoryReleaseLedger : public ReleaseLedger {
       absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const override;
   absl::Status ForEachNear(
       std::string_view project, const SubjectSet& a, uint64_t max_difference,
+      absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const override;
+  absl::Status ForEachWithSmallest(
+      std::string_view project, uint32_t smallest_id, uint64_t cardinality,
       absl::FunctionRef<bool(const SubjectSet&, const PopulationSketch&)> visit) const override;
   absl::Status Record(std::string_view project, std::string_view release_id,
                       const std::vector<SubjectSet>& populations) override;

@@ -92,6 +92,18 @@ void PopulationIndex::ForEachNear(const SubjectSet& a, uint64_t max_difference,
   }
 }
 
+void PopulationIndex::ForEachWithSmallest(uint32_t smallest, uint64_t cardinality,
+                                          Visit visit) const {
+  if (cardinality == 0) return;
+  // A set's smallest id is always its first anchor.
+  auto it = by_anchor_.find(smallest);
+  if (it == by_anchor_.end()) return;
+  for (uint32_t l = it->second; l != kNone; l = links_[l].next) {
+    const Entry& e = entries_[links_[l].entry];
+    if (e.cardinality == cardinality && !visit(*e.set, e.sketch)) return;
+  }
+}
+
 void PopulationIndex::ForEachInCardinalityRange(uint64_t lo, uint64_t hi, Visit visit) const {
   if (lo > hi) return;
   for (auto it = by_cardinality_.lower_bound(lo); it != by_cardinality_.end() && it->first <= hi;

@@ -56,6 +56,10 @@ class PopulationIndex {
   // possibly for others (never twice for one set); stops when it returns
   // false. With max_difference 0 it visits at least every set equal to A.
   void ForEachNear(const SubjectSet& a, uint64_t max_difference, Visit visit) const;
+  // Every held set of exactly `cardinality` ids whose smallest id is
+  // `smallest` (and possibly other sets of that size): the candidates for
+  // being equal to a set known only by its size and smallest id.
+  void ForEachWithSmallest(uint32_t smallest, uint64_t cardinality, Visit visit) const;
   // Every held set with cardinality in [lo, hi], in cardinality order.
   void ForEachInCardinalityRange(uint64_t lo, uint64_t hi, Visit visit) const;
 

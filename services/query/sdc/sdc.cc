@@ -553,6 +553,33 @@ Rule PrimaryRule(const Cell& cell, const Settings& s) {
   return Rule::kMinMaxForbidden;  // unknown kinds fail closed
 }
 
+// Whether no id is in two of `sets` (so |union| = sum of sizes), without
+// building the union: a dense bit set over the ids (lab-internal subject ids
+// are dense), or the union when the ids are too spread for one.
+bool PairwiseDisjoint(const std::vector<const SubjectSet*>& sets) {
+  uint32_t max_id = 0;
+  uint64_t sum = 0;
+  for (const SubjectSet* s : sets) {
+    max_id = std::max(max_id, s->Maximum());
+    sum += s->Cardinality();
+  }
+  if (max_id >= (uint32_t{1} << 28)) return SubjectSet::UnionOf(sets).Cardinality() == sum;
+  std::vector<uint64_t> seen(max_id / 64 + 1, 0);
+  bool disjoint = true;
+  for (const SubjectSet* s : sets) {
+    s->ForEachBlock([&](const uint32_t* ids, size_t n) {
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t& word = seen[ids[i] >> 6];
+        const uint64_t bit = uint64_t{1} << (ids[i] & 63);
+        disjoint = disjoint && (word & bit) == 0;
+        word |= bit;
+      }
+    });
+    if (!disjoint) return false;
+  }
+  return true;
+}
+
 // The populations a cell exposes to differencing.
 std::vector<const SubjectSet*> ExposedPopulations(const Cell& cell) {
   std::vector<const SubjectSet*> out;
@@ -702,12 +729,22 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         for (auto& [v, members] : by_value) groups.push_back({false, members});
       }
     }
-    // A group's union is the same for every column whose cells have the
-    // same populations (COUNT and SUM of one group, say): computed once.
+    // What the relations need of a group's union (its size, its smallest
+    // id, whether the parts are disjoint) is the same for every column whose
+    // cells have the same populations (COUNT and SUM of one group, say), and
+    // the union itself is rarely needed: computed once, built on demand.
     struct GroupUnion {
       bool partition = false;
-      SubjectSet all;
-      std::optional<bool> released_before;  // the ledger holds exactly `all`
+      uint64_t cardinality = 0;           // of the union
+      uint32_t smallest = 0;              // smallest id of the union
+      std::optional<SubjectSet> all;      // the union, once something needs it
+      std::optional<bool> released_before;  // the ledger holds exactly the union
+    };
+    auto union_of = [&](int c, const std::vector<int>& members) {
+      std::vector<const SubjectSet*> parts;
+      parts.reserve(members.size());
+      for (int r : members) parts.push_back(&t.rows[r].cells[c].population);
+      return SubjectSet::UnionOf(parts);
     };
     std::vector<std::vector<GroupUnion>> unions(cols);
     std::vector<int> union_source(cols, -1);
@@ -729,19 +766,32 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
       if (union_source[c] < 0) {
         union_source[c] = c;
         unions[c].resize(groups.size());
+        // Disjoint detail cells (each pupil in one group, the usual case)
+        // make every group a partition: one check over the whole column.
+        std::vector<const SubjectSet*> column;
+        for (int r : detail) column.push_back(&t.rows[r].cells[c].population);
+        const bool disjoint = PairwiseDisjoint(column);
         for (size_t g = 0; g < groups.size(); ++g) {
           const std::vector<int>& members = groups[g].second;
           if (members.size() < 2) continue;
           GroupUnion& u = unions[c][g];
           uint64_t sum = 0;
-          std::vector<const SubjectSet*> parts;
-          parts.reserve(members.size());
+          bool any = false;
           for (int r : members) {
-            sum += t.rows[r].cells[c].population.Cardinality();
-            parts.push_back(&t.rows[r].cells[c].population);
+            const SubjectSet& p = t.rows[r].cells[c].population;
+            sum += p.Cardinality();
+            if (p.IsEmpty()) continue;
+            u.smallest = any ? std::min(u.smallest, p.Minimum()) : p.Minimum();
+            any = true;
           }
-          u.all = SubjectSet::UnionOf(parts);
-          u.partition = sum == u.all.Cardinality();
+          if (disjoint) {
+            u.partition = true;
+            u.cardinality = sum;
+          } else {
+            u.all = union_of(c, members);
+            u.cardinality = u.all->Cardinality();
+            u.partition = sum == u.cardinality;
+          }
         }
       }
       std::vector<GroupUnion>& column_unions = unions[union_source[c]];
@@ -762,20 +812,23 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         }
         GroupUnion& u = column_unions[g];
         if (!additive || !u.partition) continue;  // not a partition
-        const SubjectSet& all = u.all;
+        auto all = [&]() -> const SubjectSet& {
+          if (!u.all.has_value()) u.all = union_of(c, members);
+          return *u.all;
+        };
         LinearRelation rel;
         for (int r : members) rel.parts.push_back(CellRef{r, c});
         bool known = whole && s.treat_column_totals_as_known;
         // An in-table cell of the same column over exactly this population
         // (the first such row, as before: candidates come in row order).
         {
-          auto [lo, hi] = rows_by_size.equal_range(all.Cardinality());
+          auto [lo, hi] = rows_by_size.equal_range(u.cardinality);
           for (auto it = lo; it != hi && !rel.total.has_value(); ++it) {
             const int r = it->second;
             if (std::find(members.begin(), members.end(), r) != members.end()) continue;
             const Cell& cell = t.rows[r].cells[c];
             if (IsAdditive(cell.kind) && cell.kind == t.rows[members[0]].cells[c].kind &&
-                cell.population == all) {
+                cell.population == all()) {
               rel.total = CellRef{r, c};
             }
           }
@@ -783,13 +836,21 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         // Public already (an earlier release of the same population)? Kept
         // even when the table has its own total cell, because that cell may
         // end up suppressed while the earlier number stays public.
-        if (!known && counts && !all.IsEmpty()) {
+        if (!known && counts && u.cardinality > 0) {
           if (!u.released_before.has_value()) {
-            const uint64_t n = all.Cardinality();
+            // An earlier population of the union's size and smallest id
+            // that holds every part is the union.
             bool found = false;
-            RETURN_IF_ERROR(release_ledger_->ForEachNear(
-                request.project, all, 0, [&](const SubjectSet& earlier, const PopulationSketch&) {
-                  found = earlier.Cardinality() == n && earlier == all;
+            RETURN_IF_ERROR(release_ledger_->ForEachWithSmallest(
+                request.project, u.smallest, u.cardinality,
+                [&](const SubjectSet& earlier, const PopulationSketch&) {
+                  found = true;
+                  for (int r : members) {
+                    if (!t.rows[r].cells[c].population.IsSubsetOf(earlier)) {
+                      found = false;
+                      break;
+                    }
+                  }
                   return !found;
                 }));
             u.released_before = found;

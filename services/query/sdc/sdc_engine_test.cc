@@ -517,6 +517,32 @@ TEST_F(SdcEngineTest, TableTotalFromTheLedgerIsKnownEvenWhenNotAssumed) {
   EXPECT_THAT(AttemptRecovery(*later, later->relations), IsEmpty());
 }
 
+TEST_F(SdcEngineTest, OnlyDisjointCellsFormAMargin) {
+  // The column total is a sum of its cells only when no pupil is counted
+  // in two of them (one row per pupil per group). With disjoint cells the
+  // known total forces a partner for the small cell; when two cells share
+  // pupils (several rows per pupil) the total is no sum of them and nothing
+  // more is suppressed.
+  auto engine = Engine();
+  auto disjoint = Run(*engine,
+                      Column({Count(SubjectSet::Range(0, 5)), Count(SubjectSet::Range(100, 140)),
+                              Count(SubjectSet::Range(200, 250))}),
+                      "projects/disjoint");
+  ASSERT_THAT(disjoint, IsOk());
+  EXPECT_EQ(disjoint->at(0, 0).rule(), Rule::kThreshold);
+  EXPECT_EQ(disjoint->at(1, 0).rule(), Rule::kSecondary);
+  EXPECT_THAT(AttemptRecovery(*disjoint, disjoint->relations), IsEmpty());
+
+  auto overlapping = Run(*engine,
+                         Column({Count(SubjectSet::Range(0, 5)), Count(SubjectSet::Range(100, 140)),
+                                 Count(SubjectSet::Range(120, 170))}),
+                         "projects/overlapping");
+  ASSERT_THAT(overlapping, IsOk());
+  EXPECT_EQ(overlapping->at(0, 0).rule(), Rule::kThreshold);
+  EXPECT_FALSE(overlapping->at(1, 0).suppressed());
+  EXPECT_FALSE(overlapping->at(2, 0).suppressed());
+}
+
 // ------------------------------------------------------------------ rule 7
 
 TEST_F(SdcEngineTest, DifferencingCohortMinusOneToNineSuppressedMinusTenReleased) {

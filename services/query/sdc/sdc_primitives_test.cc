@@ -235,6 +235,19 @@ TEST(PopulationIndexTest, UnrelatedPopulationsAreNotCandidates) {
   });
   EXPECT_EQ(visited, 1);
   EXPECT_EQ(SmallestIds(SubjectSet{9, 3, 7}, 2), (std::vector<uint32_t>{3, 7}));
+  // By size and smallest id: the group starting at 4000 of 300 ids, only.
+  std::vector<const SubjectSet*> found;
+  auto collect = [&](const SubjectSet& s, const PopulationSketch&) {
+    found.push_back(&s);
+    return true;
+  };
+  index.ForEachWithSmallest(4000, 300, collect);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(*found[0], SubjectSet::Range(4000, 4300));
+  found.clear();
+  index.ForEachWithSmallest(4000, 301, collect);
+  index.ForEachWithSmallest(4350, 300, collect);  // in no set
+  EXPECT_TRUE(found.empty());
   EXPECT_TRUE(SmallestIds(SubjectSet(), 5).empty());
 }
 

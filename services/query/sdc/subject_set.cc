@@ -87,6 +87,17 @@ uint64_t SubjectSet::Cardinality() const {
 
 bool SubjectSet::IsEmpty() const { return roaring_bitmap_is_empty(raw()); }
 
+uint32_t SubjectSet::Minimum() const { return IsEmpty() ? 0 : roaring_bitmap_minimum(raw()); }
+
+uint32_t SubjectSet::Maximum() const { return IsEmpty() ? 0 : roaring_bitmap_maximum(raw()); }
+
+void SubjectSet::ForEachBlock(const std::function<void(const uint32_t*, size_t)>& visit) const {
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(raw(), &it);
+  uint32_t ids[256];
+  for (uint32_t n; (n = roaring_read_uint32_iterator(&it, ids, 256)) > 0;) visit(ids, n);
+}
+
 uint64_t SubjectSet::AndCardinality(const SubjectSet& other) const {
   return roaring_bitmap_and_cardinality(raw(), other.raw());
 }
@@ -169,15 +180,12 @@ const roaring_bitmap_s* SubjectSet::raw() const { return R(bitmap_.get()); }
 
 PopulationSketch PopulationSketch::Of(const SubjectSet& set) {
   PopulationSketch sk;
-  roaring_uint32_iterator_t it;
-  roaring_init_iterator(set.raw(), &it);
-  uint32_t ids[256];
-  for (uint32_t n; (n = roaring_read_uint32_iterator(&it, ids, 256)) > 0;) {
-    for (uint32_t i = 0; i < n; ++i) {
+  set.ForEachBlock([&sk](const uint32_t* ids, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
       // Fibonacci hashing: the top 6 bits of id * 2^32/phi.
       ++sk.counts_[(ids[i] * 2654435769u) >> 26];
     }
-  }
+  });
   return sk;
 }
 

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -49,6 +50,9 @@ class SubjectSet {
 
   uint64_t Cardinality() const;
   bool IsEmpty() const;
+  // Smallest and largest id; 0 for an empty set.
+  uint32_t Minimum() const;
+  uint32_t Maximum() const;
 
   // Cardinality-only set algebra (no temporary bitmaps).
   uint64_t AndCardinality(const SubjectSet& other) const;
@@ -64,6 +68,8 @@ class SubjectSet {
   SubjectSet Difference(const SubjectSet& other) const;  // this \ other
 
   std::vector<uint32_t> ToVector() const;
+  // Calls `visit` with the ids in increasing order, a block at a time.
+  void ForEachBlock(const std::function<void(const uint32_t* ids, size_t n)>& visit) const;
 
   // Portable CRoaring serialisation: stable across platforms and versions,
   // so it can key the deterministic rounding hash and be stored durably.
