@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
@@ -354,6 +355,7 @@ absl::StatusOr<v1::QueryResult> QueryRunner::Run(const c::Principal& caller,
   so.release_ledger = &options_.store->release_ledger();
   so.epsilon_ledger = &options_.store->epsilon_ledger();
   so.random = options_.random;
+  so.threads = options_.threads;
   ASSIGN_OR_RETURN(auto sdc_engine, sdc::SdcEngine::Create(so));
 
   sdc::Table table;
@@ -367,14 +369,38 @@ absl::StatusOr<v1::QueryResult> QueryRunner::Run(const c::Principal& caller,
       agg_outputs.push_back(&o);
     }
   }
+  // Every distinct population as a roaring set, built once and on
+  // options_.threads threads (a GROUP BY's thousands of groups add up);
+  // cells then share them (SubjectSet copies share one bitmap).
   absl::flat_hash_map<const engine::SubjectSet*, sdc::SubjectSet> pops;
+  {
+    std::vector<const engine::SubjectSet*> distinct;
+    auto note = [&](const std::shared_ptr<const engine::SubjectSet>& s) {
+      if (s != nullptr && pops.emplace(s.get(), sdc::SubjectSet()).second) distinct.push_back(s.get());
+    };
+    for (const auto& rr : executed->rows) {
+      note(rr.population);
+      for (const auto& av : rr.aggregates) {
+        note(av.population);
+        note(av.denominator_population);
+      }
+    }
+    std::vector<sdc::SubjectSet> built(distinct.size());
+    const size_t threads = static_cast<size_t>(std::clamp(options_.threads, 1, 16));
+    auto build = [&](size_t t) {
+      for (size_t i = t; i < distinct.size(); i += threads) {
+        built[i] = sdc::SubjectSet(absl::MakeConstSpan(distinct[i]->ids()));
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads && t < distinct.size(); ++t) pool.emplace_back(build, t);
+    build(0);
+    for (auto& th : pool) th.join();
+    for (size_t i = 0; i < distinct.size(); ++i) pops[distinct[i]] = std::move(built[i]);
+  }
   auto pop = [&](const std::shared_ptr<const engine::SubjectSet>& s) -> sdc::SubjectSet {
     if (s == nullptr) return sdc::SubjectSet();
-    auto it = pops.find(s.get());
-    if (it != pops.end()) return it->second;
-    sdc::SubjectSet out(absl::MakeConstSpan(s->ids()));
-    pops.emplace(s.get(), out);
-    return out;
+    return pops.at(s.get());
   };
   constexpr int kMagnitudeDecimals = 3;
   const double scale = std::pow(10.0, kMagnitudeDecimals);

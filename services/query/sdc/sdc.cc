@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -339,7 +340,8 @@ SdcEngine::SdcEngine(const Options& options, std::unique_ptr<KeyedRounder> round
       release_ledger_(options.release_ledger),
       epsilon_ledger_(options.epsilon_ledger),
       random_(options.random),
-      rounder_(std::move(rounder)) {}
+      rounder_(std::move(rounder)),
+      threads_(std::clamp(options.threads, 1, 16)) {}
 
 absl::StatusOr<std::unique_ptr<SdcEngine>> SdcEngine::Create(const Options& options) {
   RETURN_IF_ERROR(ValidateSettings(options.settings, options.floor));
@@ -553,6 +555,20 @@ Rule PrimaryRule(const Cell& cell, const Settings& s) {
   return Rule::kMinMaxForbidden;  // unknown kinds fail closed
 }
 
+// fn(i) for i in [0, n) on up to `threads` threads (strided, so uneven
+// items spread); fn must only touch state of its own i.
+template <typename Fn>
+void ParallelFor(int threads, size_t n, Fn fn) {
+  const size_t k = std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), n);
+  auto work = [&](size_t t) {
+    for (size_t i = t; i < n; i += k) fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < k; ++t) pool.emplace_back(work, t);
+  if (k > 0) work(0);
+  for (auto& th : pool) th.join();
+}
+
 // Whether no id is in two of `sets` (so |union| = sum of sizes), without
 // building the union: a dense bit set over the ids (lab-internal subject ids
 // are dense), or the union when the ids are too spread for one.
@@ -650,6 +666,22 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   // same number again) and are held once.
   const uint64_t window = static_cast<uint64_t>(s.threshold) - 1;
   PopulationIndex accepted(window + 1);
+  // The sketch of every distinct exposed population, computed up front on
+  // threads_ threads (it does not depend on the order of the check).
+  absl::flat_hash_map<const void*, PopulationSketch> sketch_of;
+  if (window > 0) {
+    std::vector<const SubjectSet*> distinct;
+    for (int i = 0; i < rows * cols; ++i) {
+      if (suppressed[i]) continue;
+      for (const SubjectSet* pop : ExposedPopulations(t.rows[i / cols].cells[i % cols])) {
+        if (sketch_of.emplace(pop->raw(), PopulationSketch()).second) distinct.push_back(pop);
+      }
+    }
+    std::vector<PopulationSketch> sketches(distinct.size());
+    ParallelFor(threads_, distinct.size(),
+                [&](size_t i) { sketches[i] = PopulationSketch::Of(*distinct[i]); });
+    for (size_t i = 0; i < distinct.size(); ++i) sketch_of[distinct[i]->raw()] = sketches[i];
+  }
   if (window > 0) {
     for (int r = 0; r < rows; ++r) {
       // The cells of a row usually share one population (COUNT, AVG and
@@ -677,7 +709,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
           sketches.reserve(exposed.size());
           for (const SubjectSet* pop : exposed) {
             const uint64_t n = pop->Cardinality();
-            const PopulationSketch& sketch = sketches.emplace_back(PopulationSketch::Of(*pop));
+            const PopulationSketch& sketch = sketches.emplace_back(sketch_of.at(pop->raw()));
             auto too_close = [&](const SubjectSet& other, const PopulationSketch& other_sketch) {
               if (sketch.ProvesDifferenceAbove(other_sketch, window)) return false;
               const uint64_t m = other.Cardinality();

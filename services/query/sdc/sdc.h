@@ -267,6 +267,7 @@ class SdcEngine {
     ReleaseLedger* release_ledger = nullptr;  // required, not owned
     EpsilonLedger* epsilon_ledger = nullptr;  // required iff dp_enabled
     SecureRandom* random = nullptr;           // required iff dp_enabled
+    int threads = 1;  // for the per-population work that does not depend on order
   };
   static absl::StatusOr<std::unique_ptr<SdcEngine>> Create(const Options& options);
 
@@ -290,6 +291,7 @@ class SdcEngine {
   EpsilonLedger* epsilon_ledger_;
   SecureRandom* random_;
   std::unique_ptr<KeyedRounder> rounder_;
+  int threads_ = 1;
   absl::Mutex mu_;
 };
 
