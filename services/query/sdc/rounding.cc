@@ -3,6 +3,9 @@
 #include <openssl/crypto.h>
 
 #include <cstring>
+#include <functional>
+#include <optional>
+#include <thread>
 
 #include "absl/status/status.h"
 
@@ -22,33 +25,77 @@ absl::StatusOr<std::unique_ptr<KeyedRounder>> KeyedRounder::Create(
   return std::unique_ptr<KeyedRounder>(new KeyedRounder(std::move(*mac), base));
 }
 
-uint64_t KeyedRounder::Coin(int64_t value, const SubjectSet& population) const {
+namespace {
+
+// The coin's message: domain || value (little endian) || population.
+std::string CoinMessage(int64_t value, const SubjectSet& population) {
   std::string msg(kDomain, sizeof(kDomain));  // includes the NUL separator
   for (int i = 0; i < 8; ++i) {
     msg.push_back(static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff));
   }
   msg += population.Serialize();
-  absl::StatusOr<crypto::HmacSha256Mac> mac;
-  {
-    absl::MutexLock l(&mu_);
-    mac = mac_.Compute(msg);
-  }
+  return msg;
+}
+
+uint64_t CoinFrom(const absl::StatusOr<crypto::HmacSha256Mac>& mac) {
   // Computing a MAC with a keyed context cannot fail short of an OpenSSL
   // bug; the all-zero coin then simply rounds down.
   if (!mac.ok()) return 0;
   uint64_t coin;
   std::memcpy(&coin, mac->data(), sizeof(coin));
-  OPENSSL_cleanse(mac->data(), mac->size());
   return coin;
 }
 
-int64_t KeyedRounder::Round(int64_t value, const SubjectSet& population) const {
-  if (base_ == 1 || value < 0) return value;
-  const int64_t r = value % base_;
+int64_t RoundBy(int64_t value, int base, const std::function<uint64_t()>& coin) {
+  if (base == 1 || value < 0) return value;
+  const int64_t r = value % base;
   if (r == 0) return value;
-  const uint64_t u = Coin(value, population) % static_cast<uint64_t>(base_);
+  const uint64_t u = coin() % static_cast<uint64_t>(base);
   const int64_t down = value - r;
-  return u < static_cast<uint64_t>(r) ? down + base_ : down;
+  return u < static_cast<uint64_t>(r) ? down + base : down;
+}
+
+}  // namespace
+
+uint64_t KeyedRounder::Coin(int64_t value, const SubjectSet& population) const {
+  const std::string msg = CoinMessage(value, population);
+  absl::MutexLock l(&mu_);
+  return CoinFrom(mac_.Compute(msg));
+}
+
+int64_t KeyedRounder::Round(int64_t value, const SubjectSet& population) const {
+  return RoundBy(value, base_, [&] { return Coin(value, population); });
+}
+
+int64_t KeyedRounder::RoundWith(int64_t value, const SubjectSet& population,
+                                crypto::HmacSha256* mac) const {
+  return RoundBy(value, base_, [&] { return CoinFrom(mac->Compute(CoinMessage(value, population))); });
+}
+
+std::vector<int64_t> KeyedRounder::RoundAll(absl::Span<const int64_t> values,
+                                            absl::Span<const SubjectSet* const> populations,
+                                            int threads) const {
+  std::vector<int64_t> out(values.size());
+  const size_t k = std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), values.size());
+  std::vector<std::optional<crypto::HmacSha256>> macs(k);
+  {
+    absl::MutexLock l(&mu_);
+    for (auto& m : macs) {
+      auto clone = mac_.Clone();
+      if (clone.ok()) m = std::move(*clone);
+    }
+  }
+  auto work = [&](size_t t) {
+    for (size_t i = t; i < values.size(); i += k) {
+      out[i] = macs[t].has_value() ? RoundWith(values[i], *populations[i], &*macs[t])
+                                   : Round(values[i], *populations[i]);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < k; ++t) pool.emplace_back(work, t);
+  if (k > 0) work(0);
+  for (auto& th : pool) th.join();
+  return out;
 }
 
 }  // namespace datalab::sdc

@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "common/crypto/hmac.h"
 #include "services/query/sdc/subject_set.h"
 
@@ -36,12 +38,18 @@ class KeyedRounder {
 
   // Rounds a non-negative count; `population` keys the direction.
   int64_t Round(int64_t value, const SubjectSet& population) const;
+  // Round(values[i], *populations[i]) for every i, on up to `threads`
+  // threads (each with its own copy of the keyed MAC context).
+  std::vector<int64_t> RoundAll(absl::Span<const int64_t> values,
+                                absl::Span<const SubjectSet* const> populations,
+                                int threads) const;
 
   int base() const { return base_; }
 
  private:
   KeyedRounder(crypto::HmacSha256 mac, int base) : mac_(std::move(mac)), base_(base) {}
   uint64_t Coin(int64_t value, const SubjectSet& population) const;
+  int64_t RoundWith(int64_t value, const SubjectSet& population, crypto::HmacSha256* mac) const;
 
   // Keyed once (the key schedule is kept), so a coin costs one MAC, not a
   // re-keying per cell.

@@ -669,6 +669,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   // The sketch of every distinct exposed population, computed up front on
   // threads_ threads (it does not depend on the order of the check).
   absl::flat_hash_map<const void*, PopulationSketch> sketch_of;
+  absl::flat_hash_set<const void*> in_ledger;  // populations the ledger holds already
   if (window > 0) {
     std::vector<const SubjectSet*> distinct;
     for (int i = 0; i < rows * cols; ++i) {
@@ -710,18 +711,33 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
           for (const SubjectSet* pop : exposed) {
             const uint64_t n = pop->Cardinality();
             const PopulationSketch& sketch = sketches.emplace_back(sketch_of.at(pop->raw()));
-            auto too_close = [&](const SubjectSet& other, const PopulationSketch& other_sketch) {
-              if (sketch.ProvesDifferenceAbove(other_sketch, window)) return false;
+            // |A Δ B|, or nullopt when the sketches prove it above the window.
+            auto difference = [&](const SubjectSet& other,
+                                  const PopulationSketch& other_sketch) -> std::optional<uint64_t> {
+              if (sketch.ProvesDifferenceAbove(other_sketch, window)) return std::nullopt;
               const uint64_t m = other.Cardinality();
-              const uint64_t sym = n + m - 2 * pop->AndCardinality(other);
-              return sym >= 1 && sym <= window;
+              return n + m - 2 * pop->AndCardinality(other);
             };
-            auto visit = [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
-              close = too_close(earlier, earlier_sketch);
-              return !close;
+            auto too_close = [&](std::optional<uint64_t> sym) {
+              return sym.has_value() && *sym >= 1 && *sym <= window;
             };
-            RETURN_IF_ERROR(release_ledger_->ForEachNear(request.project, *pop, window, visit));
-            if (!close) accepted.ForEachNear(*pop, window, visit);
+            RETURN_IF_ERROR(release_ledger_->ForEachNear(
+                request.project, *pop, window,
+                [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
+                  const std::optional<uint64_t> sym = difference(earlier, earlier_sketch);
+                  // The same population released before: the ledger needs
+                  // no second copy.
+                  if (sym == 0) in_ledger.insert(pop->raw());
+                  close = too_close(sym);
+                  return !close;
+                }));
+            if (!close) {
+              accepted.ForEachNear(*pop, window, [&](const SubjectSet& other,
+                                                     const PopulationSketch& other_sketch) {
+                close = too_close(difference(other, other_sketch));
+                return !close;
+              });
+            }
             if (close) break;
           }
           if (exposed.size() == 1) row_verdicts.emplace_back(exposed[0], close);
@@ -1067,7 +1083,30 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
     }
   }
 
-  // 8. Values of the released cells.
+  // 8. Values of the released cells. Every rounding (a keyed MAC over the
+  // population) is computed first, on threads_ threads.
+  std::vector<int64_t> round_values;
+  std::vector<const SubjectSet*> round_populations;
+  std::vector<int> round_at(static_cast<size_t>(rows) * cols * 2, -1);  // cell, slot -> input
+  auto to_round = [&](int i, int slot, int64_t v, const SubjectSet& pop) {
+    round_at[2 * i + slot] = static_cast<int>(round_values.size());
+    round_values.push_back(v);
+    round_populations.push_back(&pop);
+  };
+  for (int i = 0; i < rows * cols; ++i) {
+    if (suppressed[i]) continue;
+    const Cell& cell = t.rows[i / cols].cells[i % cols];
+    if (IsCount(cell.kind)) {
+      to_round(i, 0, std::max<int64_t>(0, static_cast<int64_t>(cell.value) + noise[i]),
+               cell.population);
+    } else if (cell.kind == AggregateKind::kProportion) {
+      to_round(i, 0, cell.numerator_value.value_or(cell.numerator.Cardinality()), cell.numerator);
+      to_round(i, 1, cell.denominator_value.value_or(cell.population.Cardinality()),
+               cell.population);
+    }
+  }
+  const std::vector<int64_t> rounded =
+      rounder_->RoundAll(round_values, round_populations, threads_);
   ReleasedTable out;
   out.group_columns = t.group_columns;
   out.output_columns = t.output_columns;
@@ -1087,20 +1126,13 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
       switch (cell.kind) {
         case AggregateKind::kCount:
         case AggregateKind::kCountDistinct: {
-          int64_t v = static_cast<int64_t>(cell.value) + noise[i];
-          if (v < 0) v = 0;
           out.cells[r].push_back(CellDecision::Released(
-              CellStatus::kRounded,
-              static_cast<double>(rounder_->Round(v, cell.population)), 0));
+              CellStatus::kRounded, static_cast<double>(rounded[round_at[2 * i]]), 0));
           break;
         }
         case AggregateKind::kProportion: {
-          const int64_t num =
-              cell.numerator_value.value_or(cell.numerator.Cardinality());
-          const int64_t den =
-              cell.denominator_value.value_or(cell.population.Cardinality());
-          const int64_t rn = rounder_->Round(num, cell.numerator);
-          const int64_t rd = rounder_->Round(den, cell.population);
+          const int64_t rn = rounded[round_at[2 * i]];
+          const int64_t rd = rounded[round_at[2 * i + 1]];
           if (rd <= 0) {
             // Denominator below the rounding base: no meaningful rate.
             rule[i] = Rule::kThreshold;
@@ -1122,7 +1154,9 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
       }
       // Each population once (the cells of a row usually share one).
       for (const SubjectSet* pop : ExposedPopulations(cell)) {
-        if (recorded.insert(pop->raw()).second) to_record.push_back(*pop);
+        if (recorded.insert(pop->raw()).second && !in_ledger.contains(pop->raw())) {
+          to_record.push_back(*pop);
+        }
       }
     }
   }

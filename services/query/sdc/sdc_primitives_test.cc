@@ -379,6 +379,27 @@ TEST(KeyedRounderTest, RoundsToTheBaseWithinOneStep) {
   }
 }
 
+TEST(KeyedRounderTest, RoundAllOnThreadsMatchesRoundOneByOne) {
+  auto r = KeyedRounder::Create(kKey, 5);
+  ASSERT_THAT(r, IsOk());
+  std::vector<SubjectSet> pops;
+  std::vector<int64_t> values;
+  for (uint32_t i = 0; i < 200; ++i) {
+    pops.push_back(SubjectSet::Range(i * 50, i * 50 + 11 + i % 40));
+    values.push_back(static_cast<int64_t>(i % 97));
+  }
+  std::vector<const SubjectSet*> ptrs;
+  for (const SubjectSet& p : pops) ptrs.push_back(&p);
+  for (int threads : {1, 2, 3}) {
+    const std::vector<int64_t> all = (*r)->RoundAll(values, ptrs, threads);
+    ASSERT_EQ(all.size(), values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      ASSERT_EQ(all[i], (*r)->Round(values[i], pops[i])) << "threads " << threads << " item " << i;
+    }
+  }
+  EXPECT_TRUE((*r)->RoundAll({}, {}, 2).empty());
+}
+
 TEST(KeyedRounderTest, SameCellAlwaysRoundsTheSameWay) {
   auto r1 = KeyedRounder::Create(kKey, 5);
   auto r2 = KeyedRounder::Create(kKey, 5);
