@@ -779,13 +779,14 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
     }
     // What the relations need of a group's union (its size, its smallest
     // id, whether the parts are disjoint) is the same for every column whose
-    // cells have the same populations (COUNT and SUM of one group, say), and
-    // the union itself is rarely needed: computed once, built on demand.
+    // cells have the same populations (COUNT and SUM of one group, say):
+    // computed once. The union itself is never built when the parts are
+    // disjoint: a set B equals it exactly when |B| is its size and B holds
+    // every part.
     struct GroupUnion {
       bool partition = false;
       uint64_t cardinality = 0;           // of the union
       uint32_t smallest = 0;              // smallest id of the union
-      std::optional<SubjectSet> all;      // the union, once something needs it
       std::optional<bool> released_before;  // the ledger holds exactly the union
     };
     auto union_of = [&](int c, const std::vector<int>& members) {
@@ -793,6 +794,15 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
       parts.reserve(members.size());
       for (int r : members) parts.push_back(&t.rows[r].cells[c].population);
       return SubjectSet::UnionOf(parts);
+    };
+    // Whether `b`, of the union's size, is the union of the members' cells.
+    auto equals_union = [&](const SubjectSet& b, const GroupUnion& u, int c,
+                            const std::vector<int>& members) {
+      if (b.Cardinality() != u.cardinality || b.Minimum() != u.smallest) return false;
+      for (int r : members) {
+        if (!t.rows[r].cells[c].population.IsSubsetOf(b)) return false;
+      }
+      return true;
     };
     std::vector<std::vector<GroupUnion>> unions(cols);
     std::vector<int> union_source(cols, -1);
@@ -836,8 +846,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
             u.partition = true;
             u.cardinality = sum;
           } else {
-            u.all = union_of(c, members);
-            u.cardinality = u.all->Cardinality();
+            u.cardinality = union_of(c, members).Cardinality();
             u.partition = sum == u.cardinality;
           }
         }
@@ -860,10 +869,6 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         }
         GroupUnion& u = column_unions[g];
         if (!additive || !u.partition) continue;  // not a partition
-        auto all = [&]() -> const SubjectSet& {
-          if (!u.all.has_value()) u.all = union_of(c, members);
-          return *u.all;
-        };
         LinearRelation rel;
         for (int r : members) rel.parts.push_back(CellRef{r, c});
         bool known = whole && s.treat_column_totals_as_known;
@@ -876,7 +881,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
             if (std::find(members.begin(), members.end(), r) != members.end()) continue;
             const Cell& cell = t.rows[r].cells[c];
             if (IsAdditive(cell.kind) && cell.kind == t.rows[members[0]].cells[c].kind &&
-                cell.population == all()) {
+                equals_union(cell.population, u, c, members)) {
               rel.total = CellRef{r, c};
             }
           }
@@ -886,19 +891,11 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
         // end up suppressed while the earlier number stays public.
         if (!known && counts && u.cardinality > 0) {
           if (!u.released_before.has_value()) {
-            // An earlier population of the union's size and smallest id
-            // that holds every part is the union.
             bool found = false;
             RETURN_IF_ERROR(release_ledger_->ForEachWithSmallest(
                 request.project, u.smallest, u.cardinality,
                 [&](const SubjectSet& earlier, const PopulationSketch&) {
-                  found = true;
-                  for (int r : members) {
-                    if (!t.rows[r].cells[c].population.IsSubsetOf(earlier)) {
-                      found = false;
-                      break;
-                    }
-                  }
+                  found = equals_union(earlier, u, c, members);
                   return !found;
                 }));
             u.released_before = found;

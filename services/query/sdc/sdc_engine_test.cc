@@ -543,6 +543,41 @@ TEST_F(SdcEngineTest, OnlyDisjointCellsFormAMargin) {
   EXPECT_FALSE(overlapping->at(2, 0).suppressed());
 }
 
+TEST_F(SdcEngineTest, AnInTableCellEqualToAGroupsUnionIsItsTotal) {
+  // Row (s2, z) sums exactly the pupils of (s1, x) and (s1, y): it is their
+  // total, so with (s1, x) dominated one more cell of that relation must
+  // go, or (s2, z) - (s1, y) gives (s1, x) away. (Populations differ by
+  // more than the differencing window, so only the relation can catch it.)
+  auto engine = Engine();
+  std::vector<int64_t> x(20, 1);
+  x[0] = 1000;
+  const std::vector<int64_t> y(30, 10);
+  std::vector<int64_t> z = x;
+  z.insert(z.end(), y.begin(), y.end());
+  Cell total;
+  total.kind = AggregateKind::kSum;
+  total.population = SubjectSet::Range(0, 20).Union(SubjectSet::Range(100, 130));
+  total.magnitudes = Magnitudes::FromContributions(z);
+  total.value = static_cast<double>(total.magnitudes->total);
+  Table t;
+  t.group_columns = {"school", "group"};
+  t.output_columns = {"total"};
+  auto add = [&](std::string a, std::string b, Cell cell) {
+    Row r;
+    r.key = {std::move(a), std::move(b)};
+    r.cells.push_back(std::move(cell));
+    t.rows.push_back(std::move(r));
+  };
+  add("s1", "x", Sum(x, 0));
+  add("s1", "y", Sum(y, 100));
+  add("s2", "z", total);
+  auto out = Run(*engine, t, "projects/intable");
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(out->at(0, 0).rule(), Rule::kDominance);
+  EXPECT_TRUE(out->at(1, 0).suppressed() || out->at(2, 0).suppressed());
+  EXPECT_THAT(AttemptRecovery(*out, out->relations), IsEmpty());
+}
+
 // ------------------------------------------------------------------ rule 7
 
 TEST_F(SdcEngineTest, DifferencingCohortMinusOneToNineSuppressedMinusTenReleased) {
