@@ -120,28 +120,23 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
       std::string_view project, uint64_t min_c, uint64_t max_c,
       absl::FunctionRef<bool(const sdc::SubjectSet&, const sdc::PopulationSketch&)> visit)
       const override {
-    absl::MutexLock l(&mu_);
-    ASSIGN_OR_RETURN(const Held* held, LoadLocked(std::string(project)));
-    held->index.ForEachInCardinalityRange(min_c, max_c, visit);
-    return absl::OkStatus();
+    return WithHeld(project, [&](const Held& held) {
+      held.index.ForEachInCardinalityRange(min_c, max_c, visit);
+    });
   }
   absl::Status ForEachNear(
       std::string_view project, const sdc::SubjectSet& a, uint64_t max_difference,
       absl::FunctionRef<bool(const sdc::SubjectSet&, const sdc::PopulationSketch&)> visit)
       const override {
-    absl::MutexLock l(&mu_);
-    ASSIGN_OR_RETURN(const Held* held, LoadLocked(std::string(project)));
-    held->index.ForEachNear(a, max_difference, visit);
-    return absl::OkStatus();
+    return WithHeld(project, [&](const Held& held) { held.index.ForEachNear(a, max_difference, visit); });
   }
   absl::Status ForEachWithSmallest(
       std::string_view project, uint32_t smallest_id, uint64_t cardinality,
       absl::FunctionRef<bool(const sdc::SubjectSet&, const sdc::PopulationSketch&)> visit)
       const override {
-    absl::MutexLock l(&mu_);
-    ASSIGN_OR_RETURN(const Held* held, LoadLocked(std::string(project)));
-    held->index.ForEachWithSmallest(smallest_id, cardinality, visit);
-    return absl::OkStatus();
+    return WithHeld(project, [&](const Held& held) {
+      held.index.ForEachWithSmallest(smallest_id, cardinality, visit);
+    });
   }
   absl::Status Record(std::string_view project, std::string_view release_id,
                       const std::vector<sdc::SubjectSet>& populations) override {
@@ -206,9 +201,28 @@ class KvReleaseLedger : public sdc::ReleaseLedger {
     return out;
   }
 
+  // Runs `fn` on the project's ledger under a shared lock (checks of one
+  // release run on several threads), loading it first if needed.
+  absl::Status WithHeld(std::string_view project,
+                        absl::FunctionRef<void(const Held&)> fn) const {
+    const std::string p(project);
+    {
+      absl::ReaderMutexLock l(&mu_);
+      auto it = cache_.find(p);
+      if (it != cache_.end()) {
+        fn(*it->second);
+        return absl::OkStatus();
+      }
+    }
+    absl::MutexLock l(&mu_);
+    ASSIGN_OR_RETURN(const Held* held, LoadLocked(p));
+    fn(*held);
+    return absl::OkStatus();
+  }
+
   StoreBackend* b_;
-  // Held for a whole check: releases are serialised by the query runner
-  // anyway, and a Record never races a reader's walk.
+  // Readers share it; Record and the first load of a project hold it alone,
+  // so a walk never sees a half-added population.
   mutable absl::Mutex mu_;
   mutable std::map<std::string, std::unique_ptr<Held>> cache_ ABSL_GUARDED_BY(mu_);
 };

@@ -670,6 +670,11 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
   // threads_ threads (it does not depend on the order of the check).
   absl::flat_hash_map<const void*, PopulationSketch> sketch_of;
   absl::flat_hash_set<const void*> in_ledger;  // populations the ledger holds already
+  struct LedgerVerdict {
+    bool close = false;  // within the window of an earlier release
+    bool held = false;   // equal to an earlier release
+  };
+  absl::flat_hash_map<const void*, LedgerVerdict> ledger_verdict;
   if (window > 0) {
     std::vector<const SubjectSet*> distinct;
     for (int i = 0; i < rows * cols; ++i) {
@@ -679,9 +684,31 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
       }
     }
     std::vector<PopulationSketch> sketches(distinct.size());
-    ParallelFor(threads_, distinct.size(),
-                [&](size_t i) { sketches[i] = PopulationSketch::Of(*distinct[i]); });
-    for (size_t i = 0; i < distinct.size(); ++i) sketch_of[distinct[i]->raw()] = sketches[i];
+    std::vector<LedgerVerdict> verdicts(distinct.size());
+    std::vector<absl::Status> failures(distinct.size());
+    // The ledger does not change during a release, so each population's
+    // verdict against it does not depend on the order either.
+    ParallelFor(threads_, distinct.size(), [&](size_t i) {
+      const SubjectSet& pop = *distinct[i];
+      const PopulationSketch& sketch = sketches[i] = PopulationSketch::Of(pop);
+      const uint64_t n = pop.Cardinality();
+      LedgerVerdict& v = verdicts[i];
+      failures[i] = release_ledger_->ForEachNear(
+          request.project, pop, window,
+          [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
+            if (sketch.ProvesDifferenceAbove(earlier_sketch, window)) return true;
+            const uint64_t sym = n + earlier.Cardinality() - 2 * pop.AndCardinality(earlier);
+            v.held = v.held || sym == 0;  // released before: no second copy needed
+            v.close = sym >= 1 && sym <= window;
+            return !v.close;
+          });
+    });
+    for (const absl::Status& f : failures) RETURN_IF_ERROR(f);
+    for (size_t i = 0; i < distinct.size(); ++i) {
+      sketch_of[distinct[i]->raw()] = sketches[i];
+      ledger_verdict[distinct[i]->raw()] = verdicts[i];
+      if (verdicts[i].held) in_ledger.insert(distinct[i]->raw());
+    }
   }
   if (window > 0) {
     for (int r = 0; r < rows; ++r) {
@@ -721,16 +748,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
             auto too_close = [&](std::optional<uint64_t> sym) {
               return sym.has_value() && *sym >= 1 && *sym <= window;
             };
-            RETURN_IF_ERROR(release_ledger_->ForEachNear(
-                request.project, *pop, window,
-                [&](const SubjectSet& earlier, const PopulationSketch& earlier_sketch) {
-                  const std::optional<uint64_t> sym = difference(earlier, earlier_sketch);
-                  // The same population released before: the ledger needs
-                  // no second copy.
-                  if (sym == 0) in_ledger.insert(pop->raw());
-                  close = too_close(sym);
-                  return !close;
-                }));
+            close = ledger_verdict.at(pop->raw()).close;
             if (!close) {
               accepted.ForEachNear(*pop, window, [&](const SubjectSet& other,
                                                      const PopulationSketch& other_sketch) {
