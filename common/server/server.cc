@@ -1,8 +1,8 @@
 #include "common/server/server.h"
 
-#include <algorithm>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>

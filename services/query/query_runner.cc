@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
@@ -16,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
+#include "common/parallel/parallel_for.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "common/status/status_macros.h"
@@ -386,16 +386,9 @@ absl::StatusOr<v1::QueryResult> QueryRunner::Run(const c::Principal& caller,
       }
     }
     std::vector<sdc::SubjectSet> built(distinct.size());
-    const size_t threads = static_cast<size_t>(std::clamp(options_.threads, 1, 16));
-    auto build = [&](size_t t) {
-      for (size_t i = t; i < distinct.size(); i += threads) {
-        built[i] = sdc::SubjectSet(absl::MakeConstSpan(distinct[i]->ids()));
-      }
-    };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads && t < distinct.size(); ++t) pool.emplace_back(build, t);
-    build(0);
-    for (auto& th : pool) th.join();
+    parallel::ParallelFor(options_.threads, distinct.size(), [&](size_t, size_t i) {
+      built[i] = sdc::SubjectSet(absl::MakeConstSpan(distinct[i]->ids()));
+    });
     for (size_t i = 0; i < distinct.size(); ++i) pops[distinct[i]] = std::move(built[i]);
   }
   auto pop = [&](const std::shared_ptr<const engine::SubjectSet>& s) -> sdc::SubjectSet {

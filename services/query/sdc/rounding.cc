@@ -1,13 +1,11 @@
 #include "services/query/sdc/rounding.h"
 
-#include <openssl/crypto.h>
-
 #include <cstring>
 #include <functional>
 #include <optional>
-#include <thread>
 
 #include "absl/status/status.h"
+#include "common/parallel/parallel_for.h"
 
 namespace datalab::sdc {
 namespace {
@@ -76,8 +74,7 @@ std::vector<int64_t> KeyedRounder::RoundAll(absl::Span<const int64_t> values,
                                             absl::Span<const SubjectSet* const> populations,
                                             int threads) const {
   std::vector<int64_t> out(values.size());
-  const size_t k = std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), values.size());
-  std::vector<std::optional<crypto::HmacSha256>> macs(k);
+  std::vector<std::optional<crypto::HmacSha256>> macs(parallel::Workers(threads, values.size()));
   {
     absl::MutexLock l(&mu_);
     for (auto& m : macs) {
@@ -85,16 +82,10 @@ std::vector<int64_t> KeyedRounder::RoundAll(absl::Span<const int64_t> values,
       if (clone.ok()) m = std::move(*clone);
     }
   }
-  auto work = [&](size_t t) {
-    for (size_t i = t; i < values.size(); i += k) {
-      out[i] = macs[t].has_value() ? RoundWith(values[i], *populations[i], &*macs[t])
-                                   : Round(values[i], *populations[i]);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < k; ++t) pool.emplace_back(work, t);
-  if (k > 0) work(0);
-  for (auto& th : pool) th.join();
+  parallel::ParallelFor(threads, values.size(), [&](size_t w, size_t i) {
+    out[i] = macs[w].has_value() ? RoundWith(values[i], *populations[i], &*macs[w])
+                                 : Round(values[i], *populations[i]);
+  });
   return out;
 }
 

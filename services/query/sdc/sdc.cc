@@ -4,12 +4,12 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/parallel/parallel_for.h"
 #include "common/status/status_macros.h"
 #include "services/query/sdc/population_index.h"
 
@@ -555,20 +555,6 @@ Rule PrimaryRule(const Cell& cell, const Settings& s) {
   return Rule::kMinMaxForbidden;  // unknown kinds fail closed
 }
 
-// fn(i) for i in [0, n) on up to `threads` threads (strided, so uneven
-// items spread); fn must only touch state of its own i.
-template <typename Fn>
-void ParallelFor(int threads, size_t n, Fn fn) {
-  const size_t k = std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), n);
-  auto work = [&](size_t t) {
-    for (size_t i = t; i < n; i += k) fn(i);
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < k; ++t) pool.emplace_back(work, t);
-  if (k > 0) work(0);
-  for (auto& th : pool) th.join();
-}
-
 // Whether no id is in two of `sets` (so |union| = sum of sizes), without
 // building the union: a dense bit set over the ids (lab-internal subject ids
 // are dense), or the union when the ids are too spread for one.
@@ -688,7 +674,7 @@ absl::StatusOr<ReleasedTable> SdcEngine::Release(const ReleaseRequest& request) 
     std::vector<absl::Status> failures(distinct.size());
     // The ledger does not change during a release, so each population's
     // verdict against it does not depend on the order either.
-    ParallelFor(threads_, distinct.size(), [&](size_t i) {
+    parallel::ParallelFor(threads_, distinct.size(), [&](size_t, size_t i) {
       const SubjectSet& pop = *distinct[i];
       const PopulationSketch& sketch = sketches[i] = PopulationSketch::Of(pop);
       const uint64_t n = pop.Cardinality();
