@@ -38,9 +38,9 @@ class GrpcVersionWriter : public VersionWriter {
     *r.mutable_begin() = spec;
     return Send(r);
   }
-  absl::Status Write(const query::v1::RowBatch& batch) override {
+  absl::Status Write(query::v1::RowBatch* batch) override {
     query::v1::WriteDatasetVersionRequest r;
-    *r.mutable_batch() = batch;
+    r.mutable_batch()->Swap(batch);
     return Send(r);
   }
   absl::StatusOr<query::v1::WriteDatasetVersionResponse> Commit(
@@ -110,12 +110,12 @@ absl::StatusOr<catalogue::v1::DatasetVersion> GrpcCatalogue::RegisterDatasetVers
   return out;
 }
 
-absl::Status GrpcPseudonymiser::Pseudonymise(
-    const std::string& domain, const std::string& job,
-    const std::vector<std::string>& identifiers,
-    std::vector<pseudonymisation::v1::PseudonymResult>* results) {
-  results->clear();
-  results->reserve(identifiers.size());
+absl::Status GrpcPseudonymiser::Pseudonymise(const std::string& domain, const std::string& job,
+                                             const std::vector<std::string_view>& identifiers,
+                                             PseudonymBatch* out) {
+  out->data.clear();
+  out->width = 0;
+  out->errors.clear();
   for (size_t start = 0; start < identifiers.size(); start += max_per_call_) {
     const size_t end = std::min(identifiers.size(), start + max_per_call_);
     pseudonymisation::v1::PseudonymiseRequest req;
@@ -123,39 +123,38 @@ absl::Status GrpcPseudonymiser::Pseudonymise(
     req.set_job(job);
     req.set_packed_response(true);
     req.mutable_identifiers()->Reserve(static_cast<int>(end - start));
-    for (size_t i = start; i < end; ++i) req.add_identifiers(identifiers[i]);
+    for (size_t i = start; i < end; ++i) {
+      req.add_identifiers(identifiers[i].data(), identifiers[i].size());
+    }
     pseudonymisation::v1::PseudonymiseResponse resp;
     auto ctx = Ctx(deadline_);
     grpc::Status s = stub_->Pseudonymise(ctx.get(), req, &resp);
     req.Clear();
     if (!s.ok()) return Named(s, "pseudonymisation");
     const size_t n = end - start;
-    if (resp.results_size() == static_cast<int>(n)) {
-      for (auto& r : *resp.mutable_results()) results->push_back(std::move(r));
-      continue;
-    }
     // Packed form: fixed-width pseudonyms concatenated, errors by index.
     const std::string& packed = resp.packed_pseudonyms();
     if (n == 0 || packed.size() % n != 0 || resp.results_size() != 0) {
       return absl::InternalError("pseudonymisation: wrong number of results");
     }
     const size_t width = packed.size() / n;
-    const size_t base = results->size();
-    for (size_t i = 0; i < n; ++i) {
-      pseudonymisation::v1::PseudonymResult r;
-      r.set_pseudonym(packed.substr(i * width, width));
-      results->push_back(std::move(r));
+    if (width == 0 || (out->width != 0 && width != out->width)) {
+      return absl::InternalError("pseudonymisation: pseudonyms of different widths");
     }
+    out->width = width;
+    out->data.append(packed);
     for (const auto& e : resp.errors()) {
       if (e.index() < 0 || static_cast<size_t>(e.index()) >= n) {
         return absl::InternalError("pseudonymisation: error index out of range");
       }
-      auto& r = (*results)[base + e.index()];
-      r.clear_pseudonym();
-      r.set_error(e.error().empty() ? "invalid identifier" : e.error());
+      out->errors.emplace_back(start + e.index(),
+                               e.error().empty() ? "invalid identifier" : e.error());
     }
-    for (int t : resp.temporary_indexes()) {
-      if (t >= 0 && static_cast<size_t>(t) < n) (*results)[base + t].set_temporary(true);
+  }
+  std::sort(out->errors.begin(), out->errors.end());
+  for (size_t i = 1; i < out->errors.size(); ++i) {
+    if (out->errors[i].first == out->errors[i - 1].first) {
+      return absl::InternalError("pseudonymisation: an identifier has two errors");
     }
   }
   return absl::OkStatus();

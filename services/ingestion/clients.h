@@ -49,8 +49,8 @@ class GrpcPseudonymiser : public Pseudonymiser {
       size_t max_per_call = 20000, absl::Duration deadline = absl::Seconds(60))
       : stub_(std::move(stub)), max_per_call_(max_per_call), deadline_(deadline) {}
   absl::Status Pseudonymise(const std::string& domain, const std::string& job,
-                            const std::vector<std::string>& identifiers,
-                            std::vector<pseudonymisation::v1::PseudonymResult>* results) override;
+                            const std::vector<std::string_view>& identifiers,
+                            PseudonymBatch* out) override;
 
  private:
   std::shared_ptr<pseudonymisation::v1::PseudonymisationService::StubInterface> stub_;

@@ -173,7 +173,7 @@ class CancellableSink : public BatchSink {
   CancellableSink(VersionWriter* w, const std::atomic<bool>* cancel,
                   const std::atomic<bool>* shutdown)
       : w_(w), cancel_(cancel), shutdown_(shutdown) {}
-  absl::Status Write(const query::v1::RowBatch& b) override {
+  absl::Status Write(query::v1::RowBatch* b) override {
     if (cancel_->load()) return absl::CancelledError("job cancelled");
     if (shutdown_->load()) return absl::AbortedError("service shutting down");
     return w_->Write(b);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -12,6 +13,7 @@
 #include "common/identifiers/uln.h"
 #include "common/identifiers/upn.h"
 #include "common/identifiers/urn.h"
+#include "common/status/status_macros.h"
 
 namespace datalab::ingestion {
 namespace {
@@ -127,6 +129,7 @@ RowPipeline::RowPipeline(const CompiledSchema* schema, const PipelineOptions& op
       hasher_(std::move(hasher)) {
   row_.resize(schema_->columns().size());
   stats_.resize(schema_->columns().size());
+  markers_.resize(schema_->columns().size());
   for (size_t i = 0; i < schema_->columns().size(); ++i) {
     const std::string& n = schema_->columns()[i].column.name();
     if (n == "urn" || n == "school_urn") school_urn_column_ = static_cast<int>(i);
@@ -134,14 +137,31 @@ RowPipeline::RowPipeline(const CompiledSchema* schema, const PipelineOptions& op
   ResetBatch();
 }
 
+RowPipeline::~RowPipeline() {
+  if (in_treatment_.valid()) in_treatment_.wait();
+}
+
 void RowPipeline::ResetBatch() {
-  batch_.Clear();
-  const size_t n = schema_->stored_columns().size();
-  for (size_t i = 0; i < n; ++i) batch_.add_columns();
-  missing_.assign(n, std::string());
-  any_missing_.assign(n, false);
-  batch_rows_at_.clear();
-  batch_count_ = 0;
+  const auto& stored = schema_->stored_columns();
+  const size_t n = stored.size();
+  pending_ = std::make_unique<Pending>();
+  Pending& p = *pending_;
+  p.strings.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    p.batch.add_columns();
+    switch (stored[i].type()) {
+      case cv1::INTEGER:
+      case cv1::DATE:
+      case cv1::BOOLEAN:
+      case cv1::DECIMAL:
+      case cv1::PERCENTAGE:
+        break;
+      default:
+        p.strings[i] = std::make_unique<rowbatch::StringColumnBuilder>();
+    }
+  }
+  p.missing.assign(n, std::string());
+  p.any_missing.assign(n, false);
 }
 
 v1::JobProgress RowPipeline::progress() const {
@@ -264,7 +284,8 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
              absl::StrCat("has ", rec.fields.size(), " fields, the header has ", header_fields_));
     bad = true;
   }
-  std::string school_of_row = options_.school;
+  std::string_view school_of_row = options_.school;
+  std::string school_number;  // an integer URN column's text
   for (size_t c = 0; c < cols.size() && !short_row; ++c) {
     const CompiledColumn& cc = cols[c];
     Cell& cell = row_[c];
@@ -289,12 +310,18 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
         continue;
       }
       cell.missing = static_cast<uint8_t>(MissingReasonForMarker(v.marker));
-      ++markers_[absl::StrCat(name, "\x1f", v.marker.empty() ? std::string("(blank)") : std::string(v.marker))];
+      const std::string_view marker = v.marker.empty() ? std::string_view("(blank)") : v.marker;
+      auto& counts = markers_[c];
+      if (auto it = counts.find(absl::string_view(marker.data(), marker.size())); it != counts.end()) {
+        ++it->second;
+      } else {
+        counts.emplace(std::string(marker), 1);
+      }
       continue;
     }
     ++st.present;
     // Value checks.
-    if (cc.type == cv1::CODE && !cc.codes.contains(std::string(v.string_value))) {
+    if (cc.type == cv1::CODE && !cc.codes.contains(absl::string_view(v.string_value.data(), v.string_value.size()))) {
       AddError(row_no, line, name, "code_list", "not one of the column's codes");
       bad = true;
       continue;
@@ -364,7 +391,12 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     }
     ++st.valid;
     if (static_cast<int>(c) == school_urn_column_ && cell.kind != Cell::kMissing) {
-      school_of_row = cell.kind == Cell::kString ? cell.s : std::to_string(cell.i);
+      if (cell.kind == Cell::kString) {
+        school_of_row = cell.s;
+      } else {
+        school_number = std::to_string(cell.i);
+        school_of_row = school_number;
+      }
     }
   }
 
@@ -392,14 +424,7 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     }
   }
 
-  if (school_urn_column_ >= 0 && options_.school == "trust-wide") {
-    for (size_t c = 0; c < cols.size(); ++c) {
-      auto& e = stats_[c].by_school[school_of_row];
-      if (stats_[c].by_school.size() > 5000) break;  // bounded memory
-      ++e.first;
-      e.second += row_[c].kind != Cell::kMissing ? 1 : 0;
-    }
-  }
+  if (school_urn_column_ >= 0 && options_.school == "trust-wide") CountSchool(school_of_row);
 
   validated_.fetch_add(1, std::memory_order_relaxed);
   if (bad) {
@@ -414,22 +439,40 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
   report_.set_rows_valid(report_.rows_valid() + 1);
   if (rejected_) return absl::OkStatus();
   AppendRow();
-  batch_rows_at_.emplace_back(row_no, line);
-  if (++batch_count_ >= options_.batch_rows) return Flush();
+  pending_->rows_at.emplace_back(row_no, line);
+  if (++pending_->count >= options_.batch_rows) return Flush();
   return absl::OkStatus();
+}
+
+void RowPipeline::CountSchool(std::string_view school) {
+  if (last_slot_ == SIZE_MAX || school != last_school_) {
+    auto it = school_slot_.find(absl::string_view(school.data(), school.size()));
+    if (it == school_slot_.end()) {
+      if (school_slot_.size() >= 5000) return;  // bounded memory
+      it = school_slot_.emplace(std::string(school), school_counts_.size()).first;
+      school_counts_.emplace_back(row_.size());
+    }
+    last_school_.assign(school.data(), school.size());
+    last_slot_ = it->second;
+  }
+  auto& counts = school_counts_[last_slot_];
+  for (size_t c = 0; c < row_.size(); ++c) {
+    ++counts[c].first;
+    counts[c].second += row_[c].kind != Cell::kMissing ? 1 : 0;
+  }
 }
 
 void RowPipeline::AppendRow() {
   const auto& cols = schema_->columns();
+  Pending& p = *pending_;
   for (size_t c = 0; c < cols.size(); ++c) {
     const CompiledColumn& cc = cols[c];
     if (cc.stored_index < 0) continue;
-    query::v1::ColumnValues* out = batch_.mutable_columns(cc.stored_index);
     Cell& cell = row_[c];
-    std::string& miss = missing_[cc.stored_index];
+    std::string& miss = p.missing[cc.stored_index];
     if (cell.kind == Cell::kMissing) {
       miss.push_back(static_cast<char>(cell.missing));
-      any_missing_[cc.stored_index] = true;
+      p.any_missing[cc.stored_index] = true;
     } else {
       miss.push_back('\0');
     }
@@ -437,110 +480,160 @@ void RowPipeline::AppendRow() {
       case cv1::INTEGER:
       case cv1::DATE:
       case cv1::BOOLEAN:
-        out->add_ints(cell.kind == Cell::kInt ? cell.i : 0);
+        p.batch.mutable_columns(cc.stored_index)->add_ints(cell.kind == Cell::kInt ? cell.i : 0);
         break;
       case cv1::DECIMAL:
       case cv1::PERCENTAGE:
-        out->add_doubles(cell.kind == Cell::kDouble ? cell.d : 0.0);
+        p.batch.mutable_columns(cc.stored_index)
+            ->add_doubles(cell.kind == Cell::kDouble ? cell.d : 0.0);
         break;
-      default:
+      default: {
+        rowbatch::StringColumnBuilder& b = *p.strings[cc.stored_index];
         if (cell.kind == Cell::kString) {
-          out->add_strings(std::move(cell.s));
-          cell.s.clear();
+          b.Append(cell.s);
+          // A raw identifier is kept only in the batch's dictionary.
+          if (cc.treatment == cv1::PSEUDONYMISE) std::fill(cell.s.begin(), cell.s.end(), '\0');
         } else {
-          out->add_strings();
+          b.AppendMissing();
         }
+      }
     }
   }
 }
 
 absl::Status RowPipeline::Flush() {
-  if (rejected_ || batch_count_ == 0) {
+  if (rejected_ || pending_->count == 0) {
     ResetBatch();
     return absl::OkStatus();
   }
-  const auto& cols = schema_->columns();
-  std::vector<bool> keep(batch_count_, true);
-  bool dropped_any = false;
-  for (const CompiledColumn& cc : cols) {
-    if (cc.treatment != cv1::PSEUDONYMISE || cc.stored_index < 0) continue;
-    auto* strings = batch_.mutable_columns(cc.stored_index)->mutable_strings();
-    const std::string& miss = missing_[cc.stored_index];
-    std::vector<std::string> ids;
-    std::vector<int> rows;
-    ids.reserve(strings->size());
-    for (int r = 0; r < strings->size(); ++r) {
-      if (miss[r] != 0) continue;
-      ids.push_back(std::move(*strings->Mutable(r)));
-      rows.push_back(r);
-    }
-    std::vector<pseudonymisation::v1::PseudonymResult> results;
-    if (!ids.empty()) {
-      absl::Status s = pseudonymiser_->Pseudonymise(schema_->dataset().identifier_domain(),
-                                                    options_.job, ids, &results);
-      for (auto& id : ids) std::fill(id.begin(), id.end(), '\0');  // best effort
-      if (!s.ok()) return s;
-      if (results.size() != ids.size()) {
-        return absl::InternalError("pseudonymisation returned the wrong number of results");
-      }
-    }
-    for (size_t k = 0; k < rows.size(); ++k) {
-      const int r = rows[k];
-      if (!results[k].error().empty() || results[k].pseudonym().empty()) {
-        if (keep[r]) {
-          keep[r] = false;
-          dropped_any = true;
-          AddError(batch_rows_at_[r].first, batch_rows_at_[r].second, cc.column.name(),
-                   "pseudonymise",
-                   results[k].error().empty() ? "no pseudonym returned" : results[k].error());
-        }
-        strings->Mutable(r)->clear();
-      } else {
-        *strings->Mutable(r) = std::move(*results[k].mutable_pseudonym());
-      }
-    }
+  // One batch in treatment at a time: merge the previous one's outcome
+  // first (it may reject the upload, and then this batch is not written).
+  RETURN_IF_ERROR(Collect());
+  if (rejected_) {
+    ResetBatch();
+    return absl::OkStatus();
   }
-  int64_t rows = batch_count_;
-  if (dropped_any) {
-    int64_t bad = std::count(keep.begin(), keep.end(), false);
-    report_.set_rows_invalid(report_.rows_invalid() + bad);
-    report_.set_rows_valid(report_.rows_valid() - bad);
-    if (options_.policy != v1::QUARANTINE) {
-      Reject("the upload has invalid identifiers and its error policy is REJECT");
-      return absl::OkStatus();
-    }
-    quarantined_.fetch_add(bad, std::memory_order_relaxed);
-    for (auto& c : *batch_.mutable_columns()) CompactColumn(&c, keep);
-    for (size_t i = 0; i < missing_.size(); ++i) {
-      std::string m;
-      for (size_t r = 0; r < keep.size(); ++r) {
-        if (keep[r]) m.push_back(missing_[i][r]);
-      }
-      missing_[i] = std::move(m);
-    }
-    rows -= bad;
-  }
-  treated_.fetch_add(rows, std::memory_order_relaxed);
-  if (rows > 0) {
-    const size_t n = schema_->stored_columns().size();
-    auto* school = batch_.mutable_columns(static_cast<int>(n - 2))->mutable_strings();
-    auto* period = batch_.mutable_columns(static_cast<int>(n - 1))->mutable_strings();
-    school->Reserve(static_cast<int>(rows));
-    period->Reserve(static_cast<int>(rows));
-    for (int64_t r = 0; r < rows; ++r) {
-      school->Add()->assign(options_.school);
-      period->Add()->assign(options_.period);
-    }
-    for (size_t i = 0; i + 2 < n; ++i) {
-      if (any_missing_[i]) batch_.mutable_columns(static_cast<int>(i))->set_missing(missing_[i]);
-    }
-    batch_.set_rows(rows);
-    hasher_.Update(batch_.SerializeAsString());
-    if (absl::Status s = sink_->Write(batch_); !s.ok()) return s;
-    loaded_.fetch_add(rows, std::memory_order_relaxed);
-  }
+  std::shared_ptr<Pending> p(pending_.release());
+  in_treatment_ = std::async(std::launch::async, [this, p] { return Treat(p.get()); });
   ResetBatch();
   return absl::OkStatus();
+}
+
+absl::Status RowPipeline::Collect() {
+  if (!in_treatment_.valid()) return absl::OkStatus();
+  Treated t = in_treatment_.get();
+  for (const v1::RowError& e : t.errors) AddError(e.row(), e.line(), e.column(), e.rule(), e.reason());
+  if (t.dropped > 0) {
+    report_.set_rows_invalid(report_.rows_invalid() + t.dropped);
+    report_.set_rows_valid(report_.rows_valid() - t.dropped);
+    if (t.reject) {
+      Reject("the upload has invalid identifiers and its error policy is REJECT");
+    } else {
+      quarantined_.fetch_add(t.dropped, std::memory_order_relaxed);
+    }
+  }
+  return t.status;
+}
+
+RowPipeline::Treated RowPipeline::Treat(Pending* p) {
+  Treated out;
+  const auto& cols = schema_->columns();
+  std::vector<bool> keep(p->count, true);
+  for (const CompiledColumn& cc : cols) {
+    if (cc.treatment != cv1::PSEUDONYMISE || cc.stored_index < 0) continue;
+    rowbatch::StringColumnBuilder& b = *p->strings[cc.stored_index];
+    if (b.dictionary_size() == 0) continue;
+    // Each distinct identifier of the batch once.
+    PseudonymBatch got;
+    {
+      std::vector<std::string_view> ids = b.entries();
+      out.status = pseudonymiser_->Pseudonymise(schema_->dataset().identifier_domain(),
+                                                options_.job, ids, &got);
+    }
+    if (!out.status.ok()) {
+      b.Wipe();
+      return out;
+    }
+    const size_t n = b.dictionary_size();
+    if (got.data.size() != n * got.width || got.width == 0) {
+      b.Wipe();
+      out.status = absl::InternalError("pseudonymisation returned the wrong number of results");
+      return out;
+    }
+    // The new dictionary: entry i is identifier i's pseudonym, or empty
+    // when it was refused (no row keeps such an entry).
+    std::vector<std::string> refused(n);
+    std::string data;
+    std::vector<uint32_t> ends(n);
+    data.reserve(got.data.size());
+    size_t e = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (e < got.errors.size() && got.errors[e].first == i) {
+        refused[i] = got.errors[e].second.empty() ? "no pseudonym returned" : got.errors[e].second;
+        ++e;
+      } else {
+        data.append(got.data, i * got.width, got.width);
+      }
+      ends[i] = static_cast<uint32_t>(data.size());
+    }
+    if (e != got.errors.size()) {
+      b.Wipe();
+      out.status = absl::InternalError("pseudonymisation: error indexes out of order or range");
+      return out;
+    }
+    b.ReplaceDictionary(std::move(data), std::move(ends));
+    const std::string& miss = p->missing[cc.stored_index];
+    const std::vector<uint32_t>& codes = b.codes();
+    for (int64_t r = 0; r < p->count; ++r) {
+      if (miss[r] != 0 || refused[codes[r]].empty() || !keep[r]) continue;
+      keep[r] = false;
+      ++out.dropped;
+      v1::RowError* err = &out.errors.emplace_back();
+      err->set_row(p->rows_at[r].first);
+      err->set_line(p->rows_at[r].second);
+      err->set_column(cc.column.name());
+      err->set_rule("pseudonymise");
+      err->set_reason(refused[codes[r]]);
+    }
+  }
+  if (out.dropped > 0 && options_.policy != v1::QUARANTINE) {
+    out.reject = true;
+    return out;
+  }
+  int64_t rows = p->count;
+  const size_t n = schema_->stored_columns().size();
+  if (out.dropped > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      if (p->strings[i] != nullptr) {
+        p->strings[i]->KeepRows(keep);
+      } else {
+        CompactColumn(p->batch.mutable_columns(static_cast<int>(i)), keep);
+      }
+      std::string m;
+      for (size_t r = 0; r < keep.size(); ++r) {
+        if (keep[r]) m.push_back(p->missing[i][r]);
+      }
+      p->missing[i] = std::move(m);
+    }
+    rows -= out.dropped;
+  }
+  treated_.fetch_add(rows, std::memory_order_relaxed);
+  if (rows == 0) return out;
+  p->strings[n - 2]->AppendRepeated(options_.school, static_cast<size_t>(rows));
+  p->strings[n - 1]->AppendRepeated(options_.period, static_cast<size_t>(rows));
+  for (size_t i = 0; i < n; ++i) {
+    auto* col = p->batch.mutable_columns(static_cast<int>(i));
+    if (p->strings[i] != nullptr) p->strings[i]->MoveTo(col);
+    if (i + 2 < n && p->any_missing[i]) col->set_missing(std::move(p->missing[i]));
+  }
+  p->batch.set_rows(rows);
+  hasher_.Update(p->batch.SerializeAsString());
+  out.status = sink_->Write(&p->batch);
+  if (out.status.ok()) {
+    out.written = rows;
+    loaded_.fetch_add(rows, std::memory_order_relaxed);
+  }
+  return out;
 }
 
 absl::Status RowPipeline::Finish() {
@@ -561,6 +654,16 @@ absl::Status RowPipeline::Finish() {
     Reject("no valid rows to load");
   }
   if (absl::Status s = Flush(); !s.ok()) return s;
+  if (absl::Status s = Collect(); !s.ok()) return s;
+  if (!rejected_ && report_.rows_valid() == 0) Reject("no valid rows to load");
+  // Errors from treatment arrive a batch late: put the list in file order.
+  std::stable_sort(report_.mutable_errors()->begin(), report_.mutable_errors()->end(),
+                   [](const v1::RowError& a, const v1::RowError& b) {
+                     return a.row() < b.row();
+                   });
+  for (const auto& [school, slot] : school_slot_) {
+    for (size_t c = 0; c < stats_.size(); ++c) stats_[c].by_school[school] = school_counts_[slot][c];
+  }
   report_.set_encoding_detected(std::string(csv::EncodingName(reader_->encoding())));
   report_.set_rows_summary_skipped(summary_.load());
   std::vector<std::pair<std::string, int64_t>> totals(totals_.begin(), totals_.end());
@@ -572,13 +675,17 @@ absl::Status RowPipeline::Finish() {
     t->set_column(parts.size() > 1 ? parts[1] : "");
     t->set_count(n);
   }
-  std::vector<std::pair<std::string, int64_t>> markers(markers_.begin(), markers_.end());
+  std::vector<std::tuple<std::string, std::string, int64_t>> markers;
+  for (size_t c = 0; c < markers_.size(); ++c) {
+    for (const auto& [marker, n] : markers_[c]) {
+      markers.emplace_back(schema_->columns()[c].column.name(), marker, n);
+    }
+  }
   std::sort(markers.begin(), markers.end());
-  for (const auto& [k, n] : markers) {
-    std::vector<std::string> parts = absl::StrSplit(k, '\x1f');
+  for (const auto& [column, marker, n] : markers) {
     auto* m = report_.add_missing_markers();
-    m->set_column(parts[0]);
-    m->set_marker(parts.size() > 1 ? parts[1] : "");
+    m->set_column(column);
+    m->set_marker(marker);
     m->set_count(n);
   }
   auto digest = hasher_.Finish();

@@ -3,11 +3,18 @@
 //
 //   bytes -> CsvReader -> header match -> per row: summary check, typed
 //   parse, required / code list / range / identifier / one-per-subject-per-
-//   period checks -> column builders (~batch_rows rows) -> treatment
-//   (pseudonymise in one call per column per batch, generalise, drop) ->
+//   period checks -> column builders (~batch_rows rows; strings dictionary
+//   coded, see common/rowbatch) -> treatment (pseudonymise each distinct
+//   identifier of a batch in one call per column, generalise, drop) ->
 //   BatchSink.
 //
-// Memory is bounded by one batch of rows plus the per-(subject, period)
+// Two stages: the calling thread parses and validates batch k+1 while a
+// second thread pseudonymises and writes batch k, so the pseudonymisation
+// and query services work while the file is still being read. Batches are
+// written in order, one at a time; what treatment finds (pseudonymisation
+// errors) is merged into the report on the calling thread.
+//
+// Memory is bounded by two batches of rows plus the per-(subject, period)
 // duplicate set (8 bytes a row): the file is never held whole.
 //
 // Error policy:
@@ -30,6 +37,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "common/crypto/sha256.h"
 #include "common/csv/csv_reader.h"
+#include "common/rowbatch/string_column.h"
 #include "datalab/ingestion/v1/ingestion.pb.h"
 #include "datalab/pseudonymisation/v1/pseudonymisation.pb.h"
 #include "datalab/query/v1/query.pb.h"
@@ -48,23 +57,34 @@
 
 namespace datalab::ingestion {
 
-// Turns identifiers into pseudonyms; one result per identifier, same order.
-// A result with `error` set means the identifier is invalid (a row error);
-// a non-OK status means the service could not be asked (the job fails).
+// The pseudonyms of one Pseudonymise call, packed: identifier i's pseudonym
+// is data.substr(i * width, width), unless `errors` holds i (the identifier
+// is invalid; the slot's bytes mean nothing).
+struct PseudonymBatch {
+  std::string data;
+  size_t width = 0;
+  // (index, reason), ascending by index; the reason never holds the
+  // identifier.
+  std::vector<std::pair<size_t, std::string>> errors;
+};
+
+// Turns identifiers into pseudonyms, in order. An entry in `errors` is a row
+// error; a non-OK status means the service could not be asked (the job
+// fails).
 class Pseudonymiser {
  public:
   virtual ~Pseudonymiser() = default;
-  virtual absl::Status Pseudonymise(
-      const std::string& domain, const std::string& job,
-      const std::vector<std::string>& identifiers,
-      std::vector<pseudonymisation::v1::PseudonymResult>* results) = 0;
+  virtual absl::Status Pseudonymise(const std::string& domain, const std::string& job,
+                                    const std::vector<std::string_view>& identifiers,
+                                    PseudonymBatch* out) = 0;
 };
 
-// Receives treated batches in order.
+// Receives treated batches in order, on one thread at a time.
 class BatchSink {
  public:
   virtual ~BatchSink() = default;
-  virtual absl::Status Write(const query::v1::RowBatch& batch) = 0;
+  // May take the batch's contents.
+  virtual absl::Status Write(query::v1::RowBatch* batch) = 0;
 };
 
 struct PipelineOptions {
@@ -82,7 +102,8 @@ struct ColumnStats {
   int64_t cells = 0;     // data rows seen (summary rows excluded)
   int64_t present = 0;   // not missing
   int64_t valid = 0;     // present and passed every check
-  // Per school (trust-wide uploads with a urn column): cells and present.
+  // Per school (trust-wide uploads with a urn column, at most 5,000
+  // schools): cells and present. Filled by Finish().
   absl::flat_hash_map<std::string, std::pair<int64_t, int64_t>> by_school;
 };
 
@@ -92,6 +113,8 @@ class RowPipeline {
   static absl::StatusOr<std::unique_ptr<RowPipeline>> Create(
       const CompiledSchema* schema, const PipelineOptions& options,
       Pseudonymiser* pseudonymiser, BatchSink* sink);
+  // Waits for a batch still in treatment.
+  ~RowPipeline();
 
   // Feeds the next chunk of the file. A non-OK status is an infrastructure
   // failure (pseudonymisation or the sink): the job fails. File-level
@@ -120,6 +143,25 @@ class RowPipeline {
     double d = 0;
     std::string s;
   };
+  // One batch of valid rows, column by column: numbers straight into the
+  // batch message, strings (by stored column) in dictionary builders.
+  struct Pending {
+    query::v1::RowBatch batch;
+    std::vector<std::unique_ptr<rowbatch::StringColumnBuilder>> strings;
+    std::vector<std::string> missing;  // per stored column, one byte per row
+    std::vector<bool> any_missing;
+    // Batch row -> (data row number, line) for errors found in treatment.
+    std::vector<std::pair<int64_t, int64_t>> rows_at;
+    int64_t count = 0;
+  };
+  // What treating a batch found, merged into the report by the caller.
+  struct Treated {
+    absl::Status status;
+    std::vector<v1::RowError> errors;  // pseudonymisation refusals
+    int64_t dropped = 0;               // rows with such an error
+    bool reject = false;               // REJECT policy and dropped > 0
+    int64_t written = 0;
+  };
 
   RowPipeline(const CompiledSchema* schema, const PipelineOptions& options,
               Pseudonymiser* pseudonymiser, BatchSink* sink, crypto::Sha256Hasher hasher);
@@ -131,14 +173,21 @@ class RowPipeline {
                 const std::string& rule, const std::string& reason);
   void Reject(const std::string& reason);
   void AppendRow();
+  // Hands the batch to the treatment thread (after collecting the one
+  // before it).
   absl::Status Flush();
+  // Waits for the batch in treatment, if any, and merges what it found.
+  absl::Status Collect();
+  // Treatment thread: pseudonymise, drop refused rows, hash and write.
+  Treated Treat(Pending* p);
   void ResetBatch();
+  void CountSchool(std::string_view school);
 
   const CompiledSchema* schema_;
   const PipelineOptions options_;
   Pseudonymiser* pseudonymiser_;
   BatchSink* sink_;
-  crypto::Sha256Hasher hasher_;
+  crypto::Sha256Hasher hasher_;  // the treatment thread's while a batch is out
   std::unique_ptr<csv::CsvReader> reader_;
 
   bool header_seen_ = false;
@@ -149,21 +198,24 @@ class RowPipeline {
   int school_urn_column_ = -1;  // a column named urn / school_urn
   size_t header_fields_ = 0;
 
-  std::vector<Cell> row_;             // per schema column, reused
-  query::v1::RowBatch batch_;
-  std::vector<std::string> missing_;  // per stored column, one byte per row
-  std::vector<bool> any_missing_;
-  // Batch row -> (data row number, line) for errors found after treatment.
-  std::vector<std::pair<int64_t, int64_t>> batch_rows_at_;
-  int64_t batch_count_ = 0;
+  std::vector<Cell> row_;  // per schema column, reused
+  std::unique_ptr<Pending> pending_;
+  std::future<Treated> in_treatment_;
 
   absl::flat_hash_set<uint64_t> seen_;  // hash(subject, period)
   int64_t duplicate_subject_rows_ = 0;
 
   v1::ValidationReport report_;
   absl::flat_hash_map<std::string, int64_t> totals_;   // rule \x1f column
-  absl::flat_hash_map<std::string, int64_t> markers_;  // column \x1f marker
+  // Per schema column: marker -> count.
+  std::vector<absl::flat_hash_map<std::string, int64_t>> markers_;
   std::vector<ColumnStats> stats_;
+  // Trust-wide uploads: per school, per schema column (cells, present);
+  // copied into stats_[c].by_school by Finish.
+  absl::flat_hash_map<std::string, size_t> school_slot_;
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> school_counts_;
+  std::string last_school_;
+  size_t last_slot_ = SIZE_MAX;
   std::string content_sha256_;
 
   std::atomic<int64_t> parsed_{0}, validated_{0}, treated_{0}, loaded_{0},

@@ -138,12 +138,12 @@ TEST(PipelineTest, TreatsEveryColumnAndHandlesBomCrlfAliasesAndQuirks) {
   ASSERT_EQ(cols.size(), 11u);
   for (const auto& c : cols) EXPECT_NE(c.name(), "pupil_name");  // dropped
   EXPECT_TRUE(cols[0].subject());
-  EXPECT_EQ(b.columns(0).strings(0),
-            testing::FakePseudonymiser::PseudonymFor("domains/pupil", Upn(1)));
-  EXPECT_EQ(b.columns(1).strings(0), "2008-03");
-  EXPECT_EQ(b.columns(1).strings(1), "2009-03");
-  EXPECT_EQ(b.columns(2).strings(0), "LS6");
-  EXPECT_EQ(b.columns(2).strings(1), "LS6");
+  auto str = [&](int c) { return testing::Strings(b.columns(c), b.rows()); };
+  EXPECT_EQ(str(0)[0], testing::FakePseudonymiser::PseudonymFor("domains/pupil", Upn(1)));
+  EXPECT_EQ(str(1)[0], "2008-03");
+  EXPECT_EQ(str(1)[1], "2009-03");
+  EXPECT_EQ(str(2)[0], "LS6");
+  EXPECT_EQ(str(2)[1], "LS6");
   EXPECT_EQ(b.columns(4).ints(0), 1);
   EXPECT_EQ(b.columns(4).ints(1), 0);
   EXPECT_DOUBLE_EQ(b.columns(5).doubles(0), 55.5);
@@ -151,8 +151,8 @@ TEST(PipelineTest, TreatsEveryColumnAndHandlesBomCrlfAliasesAndQuirks) {
   EXPECT_EQ(b.columns(5).missing()[1], static_cast<char>(cv1::SUPP));
   EXPECT_DOUBLE_EQ(b.columns(6).doubles(0), 96.5);
   EXPECT_EQ(b.columns(8).ints(0), 1234);  // thousands separator in quotes
-  EXPECT_EQ(b.columns(9).strings(0), "100000");
-  EXPECT_EQ(b.columns(10).strings(1), "autumn-2025");
+  EXPECT_EQ(str(9)[0], "100000");
+  EXPECT_EQ(str(10)[1], "autumn-2025");
   // No raw identifier or name anywhere in what was written.
   const std::string all = b.SerializeAsString();
   EXPECT_EQ(all.find(Upn(1)), std::string::npos);
@@ -274,6 +274,61 @@ TEST(PipelineTest, OneRecordPerSubjectPerPeriod) {
   EXPECT_EQ(r->sink.rows, 2);  // autumn once, spring once
   EXPECT_EQ(RuleCount(r->pipeline->report(), "duplicate_subject"), 1);
   EXPECT_EQ(r->pipeline->duplicate_subject_rows(), 1);
+  // A pupil with two rows in a batch is pseudonymised once.
+  EXPECT_EQ(r->pseudo.identifiers_seen(), 1);
+  auto pupils = testing::Strings(r->sink.batches[0].columns(0), 2);
+  EXPECT_EQ(pupils[0], pupils[1]);
+}
+
+TEST(PipelineTest, TreatmentRunsBehindParsingAndTheReportStaysInFileOrder) {
+  std::string data = kHeader;
+  for (int i = 1; i <= 10; ++i) data += Row(Upn(i));
+  PipelineOptions o;
+  o.policy = v1::QUARANTINE;
+  o.batch_rows = 3;
+  auto r = RunPipeline(data, o, PupilSchema(), 5, {Upn(2), Upn(8)});
+  ASSERT_THAT(r->status, IsOk());
+  EXPECT_FALSE(r->pipeline->rejected());
+  EXPECT_EQ(r->sink.rows, 8);
+  ASSERT_EQ(r->sink.batches.size(), 4u);
+  EXPECT_EQ(r->sink.batches[0].rows(), 2);
+  EXPECT_EQ(r->sink.batches[2].rows(), 2);
+  const auto& rep = r->pipeline->report();
+  ASSERT_EQ(rep.errors_size(), 2);
+  EXPECT_EQ(rep.errors(0).row(), 2);
+  EXPECT_EQ(rep.errors(1).row(), 8);
+  EXPECT_EQ(rep.errors(1).rule(), "pseudonymise");
+  EXPECT_EQ(rep.rows_valid(), 8);
+  EXPECT_EQ(rep.rows_invalid(), 2);
+  EXPECT_EQ(r->pipeline->progress().rows_quarantined(), 2);
+  EXPECT_EQ(r->pipeline->rows_loaded(), 8);
+  // Every pupil written is a pseudonym of a valid UPN, in file order.
+  std::vector<std::string> written;
+  for (const auto& b : r->sink.batches) {
+    for (auto& p : testing::Strings(b.columns(0), b.rows())) written.push_back(p);
+  }
+  std::vector<std::string> want;
+  for (int i : {1, 3, 4, 5, 6, 7, 9, 10}) {
+    want.push_back(testing::FakePseudonymiser::PseudonymFor("domains/pupil", Upn(i)));
+  }
+  EXPECT_EQ(written, want);
+
+  // REJECT: the refusal in the second batch stops every later write.
+  o.policy = v1::REJECT;
+  auto rej = RunPipeline(data, o, PupilSchema(), 5, {Upn(5)});
+  ASSERT_THAT(rej->status, IsOk());
+  EXPECT_TRUE(rej->pipeline->rejected());
+  EXPECT_EQ(rej->sink.rows, 3);
+  EXPECT_EQ(RuleCount(rej->pipeline->report(), "pseudonymise"), 1);
+
+  // Every row refused: nothing to load is a rejection, not an empty version.
+  o.policy = v1::QUARANTINE;
+  std::set<std::string> all;
+  for (int i = 1; i <= 10; ++i) all.insert(Upn(i));
+  auto none = RunPipeline(data, o, PupilSchema(), 5, all);
+  ASSERT_THAT(none->status, IsOk());
+  EXPECT_TRUE(none->pipeline->rejected());
+  EXPECT_EQ(none->pipeline->report().rows_valid(), 0);
 }
 
 TEST(PipelineTest, PseudonymisationErrorsBecomeRowErrors) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
+#include "common/rowbatch/string_column.h"
 
 namespace datalab::ingestion::testing {
 
@@ -18,24 +19,37 @@ std::string FakePseudonymiser::PseudonymFor(const std::string& domain,
   return "ps_" + Sha256Hex(absl::StrCat(domain, "|", identifier)).substr(0, 24);
 }
 
-absl::Status FakePseudonymiser::Pseudonymise(
-    const std::string& domain, const std::string&, const std::vector<std::string>& ids,
-    std::vector<pseudonymisation::v1::PseudonymResult>* results) {
+absl::Status FakePseudonymiser::Pseudonymise(const std::string& domain, const std::string&,
+                                             const std::vector<std::string_view>& ids,
+                                             PseudonymBatch* out) {
   absl::MutexLock l(&mu_);
   if (failing_) return absl::UnavailableError("pseudonymisation unavailable (fake)");
   ++calls_;
   seen_ += static_cast<int64_t>(ids.size());
-  results->clear();
-  for (const auto& id : ids) {
-    pseudonymisation::v1::PseudonymResult r;
+  out->data.clear();
+  out->errors.clear();
+  out->width = PseudonymFor(domain, "").size();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string id(ids[i]);
     if (invalid_.count(id)) {
-      r.set_error("identifier is not valid for this domain");
+      out->data.append(out->width, '-');
+      out->errors.emplace_back(i, "identifier is not valid for this domain");
     } else {
-      r.set_pseudonym(PseudonymFor(domain, id));
+      out->data.append(PseudonymFor(domain, id));
     }
-    results->push_back(std::move(r));
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> Strings(const query::v1::ColumnValues& column, int64_t rows) {
+  std::vector<std::string> out;
+  auto view = rowbatch::StringColumn::Open(column, rows, "column");
+  if (!view.ok()) return out;
+  for (int64_t r = 0; r < rows; ++r) {
+    const bool missing = !column.missing().empty() && column.missing()[r] != 0;
+    out.emplace_back(missing ? std::string_view() : view->at(r));
+  }
+  return out;
 }
 
 void FakePseudonymiser::SetInvalid(std::set<std::string> invalid) {
@@ -55,9 +69,9 @@ int64_t FakePseudonymiser::identifiers_seen() const {
   return seen_;
 }
 
-absl::Status CollectingSink::Write(const query::v1::RowBatch& batch) {
-  batches.push_back(batch);
-  rows += batch.rows();
+absl::Status CollectingSink::Write(query::v1::RowBatch* batch) {
+  batches.push_back(*batch);
+  rows += batch->rows();
   return absl::OkStatus();
 }
 
@@ -73,11 +87,12 @@ class FakeWriter : public VersionWriter {
     pending_.spec = spec;
     return absl::OkStatus();
   }
-  absl::Status Write(const query::v1::RowBatch& batch) override {
+  absl::Status Write(query::v1::RowBatch* b) override {
+    const query::v1::RowBatch& batch = *b;
     absl::MutexLock l(&store_->mu_);
     if (store_->failing_) return absl::UnavailableError("query store unavailable (fake)");
     for (const auto& c : batch.columns()) {
-      const int64_t n = c.ints_size() + c.doubles_size() + c.strings_size();
+      const int64_t n = c.ints_size() + c.doubles_size() + c.strings_size() + c.codes_size();
       if (n != batch.rows()) return absl::InvalidArgumentError("column length != batch rows");
       if (!c.missing().empty() && static_cast<int64_t>(c.missing().size()) != batch.rows()) {
         return absl::InvalidArgumentError("missing bytes length != batch rows");
@@ -119,7 +134,9 @@ class FakeWriter : public VersionWriter {
     std::set<std::string> subjects;
     if (subject >= 0) {
       for (const auto& b : pending_.batches) {
-        for (const auto& s : b.columns(subject).strings()) subjects.insert(s);
+        for (auto& s : Strings(b.columns(subject), b.rows())) {
+          if (!s.empty()) subjects.insert(std::move(s));
+        }
       }
     }
     r.set_distinct_subjects(static_cast<int64_t>(subjects.size()));

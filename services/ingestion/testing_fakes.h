@@ -18,8 +18,8 @@ namespace datalab::ingestion::testing {
 class FakePseudonymiser : public Pseudonymiser {
  public:
   absl::Status Pseudonymise(const std::string& domain, const std::string& job,
-                            const std::vector<std::string>& identifiers,
-                            std::vector<pseudonymisation::v1::PseudonymResult>* results) override;
+                            const std::vector<std::string_view>& identifiers,
+                            PseudonymBatch* out) override;
   static std::string PseudonymFor(const std::string& domain, const std::string& identifier);
   void SetInvalid(std::set<std::string> invalid);
   void SetFailing(bool failing);
@@ -37,7 +37,7 @@ class FakePseudonymiser : public Pseudonymiser {
 // Collects batches (BatchSink) and concatenates them into whole columns.
 class CollectingSink : public BatchSink {
  public:
-  absl::Status Write(const query::v1::RowBatch& batch) override;
+  absl::Status Write(query::v1::RowBatch* batch) override;
   std::vector<query::v1::RowBatch> batches;
   int64_t rows = 0;
 };
@@ -91,6 +91,10 @@ class FakeCatalogue : public CatalogueApi {
   std::vector<catalogue::v1::RegisterDatasetVersionRequest> registered_ ABSL_GUARDED_BY(mu_);
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// A string column of a batch as plain strings, whichever wire form it came
+// in ("" for a missing row).
+std::vector<std::string> Strings(const query::v1::ColumnValues& column, int64_t rows);
 
 // Hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);

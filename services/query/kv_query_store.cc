@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
+#include "common/rowbatch/string_column.h"
 #include "common/status/status_macros.h"
 #include "services/query/sdc/population_index.h"
 #include "services/query/sdc/subject_set.h"
@@ -369,6 +371,8 @@ class KvVersionWriter : public VersionWriter {
                                                      " columns, the version has ", cols_.size()));
     }
     const int64_t n = batch.rows();
+    // Check the whole batch before appending any of it.
+    std::vector<std::optional<rowbatch::StringColumn>> strings(cols_.size());
     for (size_t i = 0; i < cols_.size(); ++i) {
       const auto& v = batch.columns(static_cast<int>(i));
       const Col& col = cols_[i];
@@ -376,7 +380,10 @@ class KvVersionWriter : public VersionWriter {
       switch (col.type) {
         case engine::ColumnType::kInt64: have = v.ints_size(); break;
         case engine::ColumnType::kDouble: have = v.doubles_size(); break;
-        default: have = v.strings_size(); break;
+        default: {
+          ASSIGN_OR_RETURN(strings[i], rowbatch::StringColumn::Open(v, n, col.spec.name()));
+          have = n;
+        }
       }
       if (have != n) {
         return absl::InvalidArgumentError(absl::StrCat("column ", col.spec.name(), ": ", have,
@@ -395,38 +402,102 @@ class KvVersionWriter : public VersionWriter {
         }
       }
     }
-    // Subject ids for the batch (assigning new ones).
+    // Subject ids for the batch (assigning new ones): one per distinct
+    // pseudonym in use, then per row.
     std::vector<uint32_t> ids;
+    std::vector<bool> keep;  // empty: every row
     if (subject_col_ >= 0) {
-      const auto& sv = batch.columns(subject_col_);
-      std::vector<std::string_view> ps;
-      ps.reserve(n);
-      for (int64_t r = 0; r < n; ++r) ps.emplace_back(sv.strings(static_cast<int>(r)));
-      RETURN_IF_ERROR(store_->AssignSubjectIds(ps, &ids));
-    }
-    for (int64_t r = 0; r < n; ++r) {
-      const int ri = static_cast<int>(r);
-      if (subject_col_ >= 0) {
-        const auto& sv = batch.columns(subject_col_);
-        bool missing = (!sv.missing().empty() && sv.missing()[ri] != 0) || sv.strings(ri).empty();
-        if (!missing && exclude_.contains(ids[r])) continue;
+      const auto& sc = *strings[subject_col_];
+      const std::string& miss = batch.columns(subject_col_).missing();
+      auto present = [&](int64_t r) { return miss.empty() || miss[r] == 0; };
+      ids.assign(n, 0);
+      if (sc.coded()) {
+        std::vector<uint32_t> slot(sc.dictionary_size(), UINT32_MAX);
+        std::vector<std::string_view> ps;
+        for (int64_t r = 0; r < n; ++r) {
+          if (!present(r)) continue;
+          uint32_t& s = slot[sc.code(r)];
+          if (s == UINT32_MAX) {
+            s = static_cast<uint32_t>(ps.size());
+            ps.push_back(sc.entry(sc.code(r)));
+          }
+        }
+        std::vector<uint32_t> assigned;
+        RETURN_IF_ERROR(store_->AssignSubjectIds(ps, &assigned));
+        for (int64_t r = 0; r < n; ++r) {
+          if (present(r)) ids[r] = assigned[slot[sc.code(r)]];
+        }
+      } else {
+        std::vector<std::string_view> ps;
+        ps.reserve(n);
+        for (int64_t r = 0; r < n; ++r) ps.push_back(present(r) ? sc.at(r) : std::string_view());
+        RETURN_IF_ERROR(store_->AssignSubjectIds(ps, &ids));
       }
-      for (size_t i = 0; i < cols_.size(); ++i) {
-        const auto& v = batch.columns(static_cast<int>(i));
-        uint8_t reason = v.missing().empty() ? 0 : static_cast<uint8_t>(v.missing()[ri]);
-        Col& col = cols_[i];
-        switch (col.type) {
-          case engine::ColumnType::kInt64: AppendInt(col, v.ints(ri), reason); break;
-          case engine::ColumnType::kDouble: AppendDouble(col, v.doubles(ri), reason); break;
-          case engine::ColumnType::kCode: AppendString(col, v.strings(ri), reason); break;
-          case engine::ColumnType::kSubject:
-            if (v.strings(ri).empty() && reason == 0) reason = engine::kBlank;
-            AppendU32(col, ids[r], reason);
-            break;
+      if (!exclude_.empty()) {
+        keep.assign(n, true);
+        for (int64_t r = 0; r < n; ++r) {
+          if (present(r) && !sc.at(r).empty() && exclude_.contains(ids[r])) keep[r] = false;
         }
       }
-      RETURN_IF_ERROR(EndRow());
     }
+    // Column by column; every column gets the same rows, so chunks still
+    // end at the same row in every column.
+    int64_t kept = 0;
+    for (size_t i = 0; i < cols_.size(); ++i) {
+      const auto& v = batch.columns(static_cast<int>(i));
+      const std::string& miss = v.missing();
+      Col& col = cols_[i];
+      kept = 0;
+      auto each_row = [&](auto&& append) -> absl::Status {
+        for (int64_t r = 0; r < n; ++r) {
+          if (!keep.empty() && !keep[r]) continue;
+          append(r, miss.empty() ? uint8_t{0} : static_cast<uint8_t>(miss[r]));
+          ++kept;
+          if (col.cur.num_rows == engine::kChunkRows) RETURN_IF_ERROR(FlushChunk(col));
+        }
+        return absl::OkStatus();
+      };
+      switch (col.type) {
+        case engine::ColumnType::kInt64:
+          RETURN_IF_ERROR(each_row([&](int64_t r, uint8_t reason) {
+            AppendInt(col, v.ints(static_cast<int>(r)), reason);
+          }));
+          break;
+        case engine::ColumnType::kDouble:
+          RETURN_IF_ERROR(each_row([&](int64_t r, uint8_t reason) {
+            AppendDouble(col, v.doubles(static_cast<int>(r)), reason);
+          }));
+          break;
+        case engine::ColumnType::kCode: {
+          const auto& sc = *strings[i];
+          if (sc.coded()) {
+            // The batch's dictionary maps to the version's once per entry
+            // in use (an entry no row uses is never added).
+            std::vector<uint32_t> map(sc.dictionary_size(), UINT32_MAX);
+            RETURN_IF_ERROR(each_row([&](int64_t r, uint8_t reason) {
+              if (reason != 0) return AppendU32(col, 0, reason);
+              uint32_t& m = map[sc.code(r)];
+              if (m == UINT32_MAX) m = Intern(col, sc.entry(sc.code(r)));
+              AppendU32(col, m, 0);
+            }));
+          } else {
+            RETURN_IF_ERROR(each_row([&](int64_t r, uint8_t reason) {
+              AppendU32(col, reason ? 0 : Intern(col, sc.at(r)), reason);
+            }));
+          }
+          break;
+        }
+        case engine::ColumnType::kSubject: {
+          const auto& sc = *strings[i];
+          RETURN_IF_ERROR(each_row([&](int64_t r, uint8_t reason) {
+            if (reason == 0 && sc.at(r).empty()) reason = engine::kBlank;
+            AppendU32(col, ids[r], reason);
+          }));
+          break;
+        }
+      }
+    }
+    rows_ += kept;
     sent_rows_ += n;
     return absl::OkStatus();
   }
@@ -630,9 +701,6 @@ class KvVersionWriter : public VersionWriter {
     col.cur.u32.push_back(reason ? 0 : v);
     if (reason == 0 && col.type == engine::ColumnType::kSubject) roaring_bitmap_add(subjects_, v);
     MarkMissing(col, reason);
-  }
-  void AppendString(Col& col, const std::string& s, uint8_t reason) {
-    AppendU32(col, reason ? 0 : Intern(col, s), reason);
   }
   void AppendMissing(Col& col, uint8_t reason) {
     switch (col.type) {

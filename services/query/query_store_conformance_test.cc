@@ -2,6 +2,7 @@
 // in-memory backends, plus crash consistency and restart tests.
 #include <memory>
 
+#include "common/rowbatch/string_column.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
@@ -142,6 +143,72 @@ TEST_P(QueryStoreTest, BadBatchesAndCommitsAreRefused) {
   auto spec = CensusSpec("datasets/census/versions/1", "k2");
   spec.set_base_version("datasets/census/versions/9");
   EXPECT_THAT(store_->BeginVersion(spec), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// The batch with its string columns in the dictionary-coded wire form.
+v1::RowBatch Coded(const v1::RowBatch& plain, const std::string& unused_subject = "") {
+  v1::RowBatch b = plain;
+  for (int c : {0, 1, 5, 6}) {
+    rowbatch::StringColumnBuilder builder;
+    if (c == 0 && !unused_subject.empty()) builder.Intern(unused_subject);
+    for (const auto& s : plain.columns(c).strings()) builder.Append(s);
+    builder.MoveTo(b.mutable_columns(c));
+  }
+  return b;
+}
+
+TEST_P(QueryStoreTest, DictionaryCodedBatchesStoreLikePlainOnes) {
+  auto rows = School("A", 4);
+  auto more = School("B", 3);
+  for (auto* version : {"datasets/plain/versions/1", "datasets/coded/versions/1"}) {
+    const bool coded = std::string(version).find("coded") != std::string::npos;
+    auto w = store_->BeginVersion(CensusSpec(version, version));
+    ASSERT_THAT(w, IsOk());
+    auto first = CensusBatch(rows);
+    auto second = CensusBatch(more);
+    // A missing pupil in the second batch.
+    second.mutable_columns(0)->set_missing(std::string("\0\x01\0", 3));
+    ASSERT_THAT((*w)->Write(coded ? Coded(first, "never-used") : first), IsOk());
+    ASSERT_THAT((*w)->Write(coded ? Coded(second) : second), IsOk());
+    v1::CommitVersion c;
+    c.set_total_rows(7);
+    auto r = (*w)->Commit(c);
+    ASSERT_THAT(r, IsOk());
+    // The unused dictionary entry is not a subject; the missing pupil neither.
+    EXPECT_EQ(r->distinct_subjects(), 6);
+  }
+  auto plain = store_->ResolveVersion("datasets/plain", std::nullopt);
+  auto coded = store_->ResolveVersion("datasets/coded", std::nullopt);
+  ASSERT_THAT(plain, IsOk());
+  ASSERT_THAT(coded, IsOk());
+  EXPECT_EQ(plain->content_sha256(), coded->content_sha256());
+  for (const char* col : {"upn", "school", "fsm", "ks2", "idx", "_school", "_period"}) {
+    EXPECT_EQ(Column("datasets/plain", col), Column("datasets/coded", col)) << col;
+  }
+  EXPECT_THAT(Column("datasets/coded", "upn")[5], "<missing>");
+}
+
+TEST_P(QueryStoreTest, MalformedCodedBatchesAreRefusedWhole) {
+  auto w = store_->BeginVersion(CensusSpec("datasets/census/versions/1", "k"));
+  ASSERT_THAT(w, IsOk());
+  auto b = Coded(CensusBatch(School("A", 2)));
+  b.mutable_columns(1)->set_codes(1, 7);
+  EXPECT_THAT((*w)->Write(b), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("school, batch row 2")));
+  b = Coded(CensusBatch(School("A", 2)));
+  b.mutable_columns(0)->add_strings("A-p9");
+  EXPECT_THAT((*w)->Write(b), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("upn")));
+  b = Coded(CensusBatch(School("A", 2)));
+  b.mutable_columns(6)->set_dictionary_data("2024x");
+  EXPECT_THAT((*w)->Write(b), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("_period")));
+  // Nothing of the refused batches was kept.
+  ASSERT_THAT((*w)->Write(Coded(CensusBatch(School("A", 2)))), IsOk());
+  v1::CommitVersion c;
+  c.set_total_rows(2);
+  auto r = (*w)->Commit(c);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->rows(), 2);
+  EXPECT_EQ(r->distinct_subjects(), 2);
 }
 
 TEST_P(QueryStoreTest, AppendAndReplace) {

@@ -1,0 +1,110 @@
+#include "common/rowbatch/string_column.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace datalab::rowbatch {
+
+absl::StatusOr<StringColumn> StringColumn::Open(const query::v1::ColumnValues& v, int64_t rows,
+                                                const std::string& column) {
+  const bool coded = v.codes_size() > 0 || v.dictionary_ends_size() > 0 ||
+                     !v.dictionary_data().empty();
+  if (!coded) {
+    if (v.strings_size() != rows) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("column ", column, ": ", v.strings_size(), " values for ", rows, " rows"));
+    }
+    return StringColumn(&v, rows, false);
+  }
+  if (v.strings_size() > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", column, ": both plain strings and dictionary codes"));
+  }
+  if (v.codes_size() != rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", column, ": ", v.codes_size(), " codes for ", rows, " rows"));
+  }
+  uint32_t prev = 0;
+  for (uint32_t end : v.dictionary_ends()) {
+    if (end < prev) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("column ", column, ": dictionary ends are not ascending"));
+    }
+    prev = end;
+  }
+  if (prev != v.dictionary_data().size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", column, ": dictionary ends do not match its data"));
+  }
+  const uint32_t size = static_cast<uint32_t>(v.dictionary_ends_size());
+  const std::string& missing = v.missing();
+  for (int r = 0; r < v.codes_size(); ++r) {
+    if (v.codes(r) < size) continue;
+    if (!missing.empty() && missing[r] != 0) continue;
+    return absl::InvalidArgumentError(absl::StrCat("column ", column, ", batch row ", r + 1,
+                                                   ": code outside the dictionary"));
+  }
+  return StringColumn(&v, rows, true);
+}
+
+StringColumnBuilder::StringColumnBuilder() : index_(0, Hash{this}, Eq{this}) {}
+
+uint32_t StringColumnBuilder::Intern(std::string_view s) {
+  auto it = index_.find(s);
+  if (it != index_.end()) return *it;
+  const uint32_t code = static_cast<uint32_t>(ends_.size());
+  data_.append(s.data(), s.size());
+  ends_.push_back(static_cast<uint32_t>(data_.size()));
+  index_.insert(code);
+  return code;
+}
+
+void StringColumnBuilder::AppendRepeated(std::string_view s, size_t n) {
+  codes_.resize(codes_.size() + n, Intern(s));
+}
+
+std::vector<std::string_view> StringColumnBuilder::entries() const {
+  std::vector<std::string_view> out;
+  out.reserve(ends_.size());
+  for (size_t i = 0; i < ends_.size(); ++i) out.push_back(entry(i));
+  return out;
+}
+
+void StringColumnBuilder::ReplaceDictionary(std::string data, std::vector<uint32_t> ends) {
+  index_.clear();
+  std::fill(data_.begin(), data_.end(), '\0');
+  data_ = std::move(data);
+  ends_ = std::move(ends);
+}
+
+void StringColumnBuilder::KeepRows(const std::vector<bool>& keep) {
+  size_t w = 0;
+  for (size_t r = 0; r < codes_.size() && r < keep.size(); ++r) {
+    if (keep[r]) codes_[w++] = codes_[r];
+  }
+  codes_.resize(w);
+}
+
+void StringColumnBuilder::MoveTo(query::v1::ColumnValues* out) {
+  out->clear_strings();
+  out->set_dictionary_data(std::move(data_));
+  out->mutable_dictionary_ends()->Assign(ends_.begin(), ends_.end());
+  out->mutable_codes()->Assign(codes_.begin(), codes_.end());
+  Reset();
+}
+
+void StringColumnBuilder::Wipe() {
+  std::fill(data_.begin(), data_.end(), '\0');
+  Reset();
+}
+
+void StringColumnBuilder::Reset() {
+  index_.clear();
+  data_.clear();
+  ends_.clear();
+  codes_.clear();
+}
+
+}  // namespace datalab::rowbatch
