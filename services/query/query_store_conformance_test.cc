@@ -356,6 +356,33 @@ TEST_P(QueryStoreTest, RestartKeepsVersionsAndSubjectIds) {
   EXPECT_EQ(Column("datasets/again", "upn"), before);
 }
 
+TEST_P(QueryStoreTest, SubjectDictionaryOfEitherFormSurvivesRestart) {
+  // A store written before the subject log: one key per subject.
+  Batch legacy;
+  legacy.Put(Space::kMeta, "s/A-p2", BigEndian32(0));
+  ASSERT_THAT(backend_->Write(legacy, true), IsOk());
+  Reopen();
+  // New subjects go to the log, numbered after the legacy ids.
+  ASSERT_THAT(WriteCensus(*store_, "datasets/a/versions/1", School("A", 3)), IsOk());
+  EXPECT_THAT(Column("datasets/a", "upn"), ::testing::ElementsAre("id1", "id0", "id2"));
+  ASSERT_THAT(WriteCensus(*store_, "datasets/b/versions/1", School("B", 2)), IsOk());
+  Reopen();
+  auto again = School("B", 2);
+  for (auto& r : School("A", 3)) again.push_back(r);
+  again.push_back({"C-p1", "C", 0, 50, 1});
+  ASSERT_THAT(WriteCensus(*store_, "datasets/c/versions/1", again), IsOk());
+  EXPECT_THAT(Column("datasets/c", "upn"),
+              ::testing::ElementsAre("id3", "id4", "id1", "id0", "id2", "id5"));
+  // A damaged log entry stops the store from opening rather than
+  // renumbering pupils.
+  Batch bad;
+  bad.Put(Space::kMeta, "u/" + BigEndian32(9), std::string("\x05ab", 3));
+  ASSERT_THAT(backend_->Write(bad, true), IsOk());
+  KvQueryStore::Options o;
+  o.backend = backend_;
+  EXPECT_THAT(KvQueryStore::Open(o), StatusIs(absl::StatusCode::kDataLoss));
+}
+
 TEST_P(QueryStoreTest, CrashBeforeCommitLeavesNothingVisible) {
   ASSERT_THAT(WriteCensus(*store_, "datasets/census/versions/1", School("A", 3)), IsOk());
   {
