@@ -96,7 +96,11 @@ absl::StatusOr<std::unique_ptr<CompiledSchema>> CompiledSchema::Create(
     cc.blank_is_error = c.required() || c.subject_key();
     po.markers = csv::MissingMarkers(markers, /*blank_is_missing=*/true);
     cc.parser = csv::ValueParser(std::move(po));
-    for (const auto& code : c.codes()) cc.codes.insert(code.code());
+    for (const auto& code : c.codes()) {
+      if (cc.codes.emplace(code.code(), static_cast<uint32_t>(cc.code_list.size())).second) {
+        cc.code_list.push_back(code.code());
+      }
+    }
     if (cc.type == v1::CODE && cc.codes.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("column ", c.name(), ": CODE column has no code list"));

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/csv/header_matcher.h"
@@ -39,7 +40,10 @@ struct CompiledColumn {
   common::v1::ColumnType type = common::v1::STRING;
   common::v1::Treatment treatment = common::v1::KEEP;
   csv::ValueParser parser{csv::ColumnParseOptions{}};
-  absl::flat_hash_set<std::string> codes;  // CODE columns
+  // CODE columns: code -> its position in code_list (the schema's order,
+  // first of any repeats).
+  absl::flat_hash_map<std::string, uint32_t> codes;
+  std::vector<std::string> code_list;
   IdentifierCheck identifier_check = IdentifierCheck::kNone;
   bool blank_is_error = false;  // required or subject key: blank is a row error
   int stored_index = -1;        // index in stored_columns(), -1 when dropped

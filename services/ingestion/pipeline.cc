@@ -160,6 +160,11 @@ void RowPipeline::ResetBatch() {
         p.strings[i] = std::make_unique<rowbatch::StringColumnBuilder>();
     }
   }
+  for (const CompiledColumn& cc : schema_->columns()) {
+    if (cc.stored_index < 0 || p.strings[cc.stored_index] == nullptr) continue;
+    if (cc.type != cv1::CODE || cc.treatment != cv1::KEEP) continue;
+    for (const std::string& code : cc.code_list) p.strings[cc.stored_index]->Intern(code);
+  }
   p.missing.assign(n, std::string());
   p.any_missing.assign(n, false);
 }
@@ -291,6 +296,7 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     Cell& cell = row_[c];
     cell.kind = Cell::kMissing;
     cell.missing = cv1::BLANK;
+    cell.coded = false;
     ColumnStats& st = stats_[c];
     ++st.cells;
     const int f = field_for_column_[c];
@@ -321,10 +327,15 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     }
     ++st.present;
     // Value checks.
-    if (cc.type == cv1::CODE && !cc.codes.contains(absl::string_view(v.string_value.data(), v.string_value.size()))) {
-      AddError(row_no, line, name, "code_list", "not one of the column's codes");
-      bad = true;
-      continue;
+    uint32_t code = 0;
+    if (cc.type == cv1::CODE) {
+      auto it = cc.codes.find(absl::string_view(v.string_value.data(), v.string_value.size()));
+      if (it == cc.codes.end()) {
+        AddError(row_no, line, name, "code_list", "not one of the column's codes");
+        bad = true;
+        continue;
+      }
+      code = it->second;
     }
     if (cc.column.has_range()) {
       double x = v.type == csv::ColumnType::kInteger ? static_cast<double>(v.int_value)
@@ -385,6 +396,8 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
             }
           } else {
             cell.s.assign(v.string_value.data(), v.string_value.size());
+            cell.coded = cc.type == cv1::CODE && cc.treatment == cv1::KEEP;
+            cell.code = code;
           }
           break;
       }
@@ -489,7 +502,9 @@ void RowPipeline::AppendRow() {
         break;
       default: {
         rowbatch::StringColumnBuilder& b = *p.strings[cc.stored_index];
-        if (cell.kind == Cell::kString) {
+        if (cell.coded) {
+          b.AppendCode(cell.code);  // the builder starts with the code list
+        } else if (cell.kind == Cell::kString) {
           b.Append(cell.s);
           // A raw identifier is kept only in the batch's dictionary.
           if (cc.treatment == cv1::PSEUDONYMISE) std::fill(cell.s.begin(), cell.s.end(), '\0');

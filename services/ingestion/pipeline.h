@@ -139,6 +139,8 @@ class RowPipeline {
   struct Cell {
     enum Kind : uint8_t { kInt, kDouble, kString, kMissing } kind = kMissing;
     uint8_t missing = 0;  // MissingReason
+    bool coded = false;   // a CODE column's kept value: `code` indexes code_list
+    uint32_t code = 0;
     int64_t i = 0;
     double d = 0;
     std::string s;

@@ -868,20 +868,26 @@ absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>&
   const uint32_t first = next_subject_;
   std::string log;  // the new subjects, in id order
   std::vector<std::string_view> added;
+  subjects_.reserve(subjects_.size() + pseudonyms.size());
   for (size_t i = 0; i < pseudonyms.size(); ++i) {
     if (pseudonyms[i].empty()) continue;
-    auto it = subjects_.find(absl::string_view(pseudonyms[i].data(), pseudonyms[i].size()));
-    if (it != subjects_.end()) {
+    const absl::string_view key(pseudonyms[i].data(), pseudonyms[i].size());
+    bool is_new = false;
+    auto it = subjects_.lazy_emplace(key, [&](const auto& ctor) {
+      is_new = true;
+      ctor(std::string(key), next_subject_);
+    });
+    if (!is_new) {
       (*ids)[i] = it->second;
       continue;
     }
     if (next_subject_ == UINT32_MAX) {
+      subjects_.erase(it);
       for (std::string_view p : added) subjects_.erase(absl::string_view(p.data(), p.size()));
       next_subject_ = first;
       return absl::ResourceExhaustedError("subject ids exhausted");
     }
     const uint32_t id = next_subject_++;
-    subjects_.emplace(std::string(pseudonyms[i]), id);
     added.push_back(pseudonyms[i]);
     for (uint64_t n = pseudonyms[i].size(); ; n >>= 7) {
       if (n < 0x80) {

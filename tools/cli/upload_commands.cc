@@ -337,6 +337,7 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
   // waiting (e.g. for a service that is down) is reported, not waited on forever.
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(wait_timeout);
   iv1::Job j;
+  const auto started = std::chrono::steady_clock::now();
   while (true) {
     absl::Status s = GetJob(*c, job, &j);
     if (!s.ok()) return Fail(err, s);
@@ -351,7 +352,10 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
         << ", validated " << p.rows_validated() << ", loaded " << p.rows_loaded()
         << ", quarantined " << p.rows_quarantined() << "      " << std::flush;
     if (Terminal(j.state())) break;
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Often at first (most jobs end within seconds), then once a second.
+    const auto since = std::chrono::steady_clock::now() - started;
+    std::this_thread::sleep_for(since < std::chrono::seconds(30) ? std::chrono::milliseconds(200)
+                                                                 : std::chrono::seconds(1));
   }
   progress << "\n";
   iv1::ValidationReport report;
