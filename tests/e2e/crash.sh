@@ -66,9 +66,14 @@ check_versions() {
     --method /datalab.query.v1.QueryService/ListStoredVersions --json '{"dataset":"datasets/census"}' | sed -n 2p)
   jobs=$("$BIN/datalab" jobs list --dataset census --page-size 1000 --as steward --json 2>/dev/null)
   reg=$("$BIN/datalab" catalogue quality census --as steward --json 2>/dev/null)
-  python3 - "$stored" "$jobs" "$reg" "$ACKED" <<'PY'
+  # Through files: after many iterations the lists outgrow one argument.
+  printf '%s' "$stored" >"$VAR/check.stored.json"
+  printf '%s' "$jobs" >"$VAR/check.jobs.json"
+  printf '%s' "$reg" >"$VAR/check.reg.json"
+  python3 - "$VAR/check.stored.json" "$VAR/check.jobs.json" "$VAR/check.reg.json" "$ACKED" <<'PY'
 import json, sys
-def load(s, default):
+def load(path, default):
+    s = open(path).read()
     try: return json.loads(s) if s.strip() else default
     except Exception as e:
         print("    unparsable:", s[:200]); return default
