@@ -40,6 +40,10 @@ absl::StatusOr<StringColumn> StringColumn::Open(const query::v1::ColumnValues& v
   }
   const uint32_t size = static_cast<uint32_t>(v.dictionary_ends_size());
   const std::string& missing = v.missing();
+  if (!missing.empty() && static_cast<int64_t>(missing.size()) != rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", column, ": missing has the wrong length"));
+  }
   for (int r = 0; r < v.codes_size(); ++r) {
     if (v.codes(r) < size) continue;
     if (!missing.empty() && missing[r] != 0) continue;
@@ -55,6 +59,15 @@ uint32_t StringColumnBuilder::Intern(std::string_view s) {
   auto it = index_.find(s);
   if (it != index_.end()) return *it;
   const uint32_t code = static_cast<uint32_t>(ends_.size());
+  if (data_.size() + s.size() > data_.capacity()) {
+    // Grow by hand so the old buffer is zeroed before it is freed: the
+    // entries may be raw identifiers.
+    std::string grown;
+    grown.reserve(std::max(data_.capacity() * 2, data_.size() + s.size() + 64));
+    grown.append(data_);
+    std::fill(data_.begin(), data_.end(), '\0');
+    data_.swap(grown);
+  }
   data_.append(s.data(), s.size());
   ends_.push_back(static_cast<uint32_t>(data_.size()));
   index_.insert(code);

@@ -107,6 +107,13 @@ TEST(StringColumn, RejectsMalformedCodedColumns) {
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().message().find("batch row 2"), std::string::npos);
 
+  // A missing vector of the wrong length is refused before it is read.
+  ColumnValues short_missing = out_of_range;
+  short_missing.set_missing(std::string("\1", 1));
+  auto sm = StringColumn::Open(short_missing, 2, "c");
+  ASSERT_FALSE(sm.ok());
+  EXPECT_NE(sm.status().message().find("missing"), std::string::npos);
+
   // A missing row's code is ignored.
   out_of_range.set_missing(std::string("\0\1", 2));
   auto m = StringColumn::Open(out_of_range, 2, "c");

@@ -183,16 +183,41 @@ v1::JobProgress RowPipeline::progress() const {
 void RowPipeline::AddError(int64_t row, int64_t line, const std::string& column,
                            const std::string& rule, const std::string& reason) {
   ++totals_[absl::StrCat(rule, "\x1f", column)];
+  if (report_.errors_size() + static_cast<int>(unsealed_errors_.size()) >=
+      options_.max_reported_errors) {
+    report_.set_errors_truncated(true);
+    return;
+  }
+  v1::RowError& e = unsealed_errors_.emplace_back();
+  e.set_row(row);
+  e.set_line(line);
+  e.set_column(column);
+  e.set_rule(rule);
+  e.set_reason(reason);
+}
+
+void RowPipeline::ListError(v1::RowError e) {
+  ++totals_[absl::StrCat(e.rule(), "\x1f", e.column())];
   if (report_.errors_size() >= options_.max_reported_errors) {
     report_.set_errors_truncated(true);
     return;
   }
-  v1::RowError* e = report_.add_errors();
-  e->set_row(row);
-  e->set_line(line);
-  e->set_column(column);
-  e->set_rule(rule);
-  e->set_reason(reason);
+  *report_.add_errors() = std::move(e);
+}
+
+void RowPipeline::SealErrors() {
+  for (v1::RowError& e : unsealed_errors_) {
+    if (report_.errors_size() >= options_.max_reported_errors) {
+      report_.set_errors_truncated(true);
+      break;
+    }
+    *report_.add_errors() = std::move(e);
+  }
+  unsealed_errors_.clear();
+}
+
+void RowPipeline::Abandon() {
+  if (in_treatment_.valid()) in_treatment_.wait();
 }
 
 void RowPipeline::Reject(const std::string& reason) {
@@ -508,6 +533,12 @@ void RowPipeline::AppendRow() {
           b.Append(cell.s);
           // A raw identifier is kept only in the batch's dictionary.
           if (cc.treatment == cv1::PSEUDONYMISE) std::fill(cell.s.begin(), cell.s.end(), '\0');
+        } else if (cell.kind == Cell::kInt) {
+          // A number in a column stored as text (e.g. a numeric staff id
+          // that is pseudonymised): its canonical text.
+          b.Append(std::to_string(cell.i));
+        } else if (cell.kind == Cell::kDouble) {
+          b.Append(absl::StrCat(cell.d));
         } else {
           b.AppendMissing();
         }
@@ -518,12 +549,17 @@ void RowPipeline::AppendRow() {
 
 absl::Status RowPipeline::Flush() {
   if (rejected_ || pending_->count == 0) {
+    // Errors wait behind a batch still in treatment (its rows come first).
+    if (!in_treatment_.valid()) SealErrors();
     ResetBatch();
     return absl::OkStatus();
   }
   // One batch in treatment at a time: merge the previous one's outcome
-  // first (it may reject the upload, and then this batch is not written).
-  RETURN_IF_ERROR(Collect());
+  // first (it may reject the upload, and then this batch is not written),
+  // then this batch's parse errors, so the list stays in file order.
+  absl::Status collected = Collect();
+  SealErrors();
+  RETURN_IF_ERROR(collected);
   if (rejected_) {
     ResetBatch();
     return absl::OkStatus();
@@ -537,7 +573,7 @@ absl::Status RowPipeline::Flush() {
 absl::Status RowPipeline::Collect() {
   if (!in_treatment_.valid()) return absl::OkStatus();
   Treated t = in_treatment_.get();
-  for (const v1::RowError& e : t.errors) AddError(e.row(), e.line(), e.column(), e.rule(), e.reason());
+  for (v1::RowError& e : t.errors) ListError(std::move(e));
   if (t.dropped > 0) {
     report_.set_rows_invalid(report_.rows_invalid() + t.dropped);
     report_.set_rows_valid(report_.rows_valid() - t.dropped);
@@ -624,6 +660,7 @@ RowPipeline::Treated RowPipeline::Treat(Pending* p) {
       } else {
         CompactColumn(p->batch.mutable_columns(static_cast<int>(i)), keep);
       }
+      if (p->missing[i].empty()) continue;  // _school, _period
       std::string m;
       for (size_t r = 0; r < keep.size(); ++r) {
         if (keep[r]) m.push_back(p->missing[i][r]);
@@ -669,13 +706,10 @@ absl::Status RowPipeline::Finish() {
     Reject("no valid rows to load");
   }
   if (absl::Status s = Flush(); !s.ok()) return s;
-  if (absl::Status s = Collect(); !s.ok()) return s;
+  absl::Status collected = Collect();
+  SealErrors();
+  if (!collected.ok()) return collected;
   if (!rejected_ && report_.rows_valid() == 0) Reject("no valid rows to load");
-  // Errors from treatment arrive a batch late: put the list in file order.
-  std::stable_sort(report_.mutable_errors()->begin(), report_.mutable_errors()->end(),
-                   [](const v1::RowError& a, const v1::RowError& b) {
-                     return a.row() < b.row();
-                   });
   for (const auto& [school, slot] : school_slot_) {
     for (size_t c = 0; c < stats_.size(); ++c) stats_[c].by_school[school] = school_counts_[slot][c];
   }

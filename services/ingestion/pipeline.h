@@ -115,6 +115,10 @@ class RowPipeline {
       Pseudonymiser* pseudonymiser, BatchSink* sink);
   // Waits for a batch still in treatment.
   ~RowPipeline();
+  // Waits for a batch still in treatment and drops its outcome: call before
+  // aborting the sink after Feed was stopped early (cancellation, a staged
+  // chunk that fails authentication), so nothing writes to it any more.
+  void Abandon();
 
   // Feeds the next chunk of the file. A non-OK status is an infrastructure
   // failure (pseudonymisation or the sink): the job fails. File-level
@@ -171,8 +175,13 @@ class RowPipeline {
   absl::Status Drain();
   void OnHeader(const csv::CsvRecord& rec);
   absl::Status OnRow(const csv::CsvRecord& rec);
+  // A parse-time error, held until its batch is sealed (after the errors
+  // treatment finds in earlier rows), so the list stays in file order.
   void AddError(int64_t row, int64_t line, const std::string& column,
                 const std::string& rule, const std::string& reason);
+  // A treatment error, listed at once; and the held errors, listed.
+  void ListError(v1::RowError e);
+  void SealErrors();
   void Reject(const std::string& reason);
   void AppendRow();
   // Hands the batch to the treatment thread (after collecting the one
@@ -208,6 +217,7 @@ class RowPipeline {
   int64_t duplicate_subject_rows_ = 0;
 
   v1::ValidationReport report_;
+  std::vector<v1::RowError> unsealed_errors_;
   absl::flat_hash_map<std::string, int64_t> totals_;   // rule \x1f column
   // Per schema column: marker -> count.
   std::vector<absl::flat_hash_map<std::string, int64_t>> markers_;

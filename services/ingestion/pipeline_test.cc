@@ -151,6 +151,9 @@ TEST(PipelineTest, TreatsEveryColumnAndHandlesBomCrlfAliasesAndQuirks) {
   EXPECT_EQ(b.columns(5).missing()[1], static_cast<char>(cv1::SUPP));
   EXPECT_DOUBLE_EQ(b.columns(6).doubles(0), 96.5);
   EXPECT_EQ(b.columns(8).ints(0), 1234);  // thousands separator in quotes
+  EXPECT_EQ(str(3)[0], "autumn");
+  EXPECT_EQ(str(7)[0], "N");  // CODE cells, by their code-list position
+  EXPECT_EQ(str(7)[1], "K");
   EXPECT_EQ(str(9)[0], "100000");
   EXPECT_EQ(str(10)[1], "autumn-2025");
   // No raw identifier or name anywhere in what was written.
@@ -283,24 +286,35 @@ TEST(PipelineTest, OneRecordPerSubjectPerPeriod) {
 TEST(PipelineTest, TreatmentRunsBehindParsingAndTheReportStaysInFileOrder) {
   std::string data = kHeader;
   for (int i = 1; i <= 10; ++i) data += Row(Upn(i));
+  // Row 5 has a SEN code not in the list: a parse-time error found while
+  // row 2's pseudonymisation refusal (batch 1) is still in treatment.
+  std::string with_bad = kHeader;
+  for (int i = 1; i <= 11; ++i) {
+    with_bad += i == 5 ? Row(Upn(i), "Ann Smith,2008-03-14,LS6 2AB,autumn,Y,55.5,96.5%,Q,1")
+                       : Row(Upn(i));
+  }
   PipelineOptions o;
   o.policy = v1::QUARANTINE;
   o.batch_rows = 3;
-  auto r = RunPipeline(data, o, PupilSchema(), 5, {Upn(2), Upn(8)});
+  auto r = RunPipeline(with_bad, o, PupilSchema(), 5, {Upn(2), Upn(9)});
   ASSERT_THAT(r->status, IsOk());
   EXPECT_FALSE(r->pipeline->rejected());
   EXPECT_EQ(r->sink.rows, 8);
   ASSERT_EQ(r->sink.batches.size(), 4u);
-  EXPECT_EQ(r->sink.batches[0].rows(), 2);
-  EXPECT_EQ(r->sink.batches[2].rows(), 2);
+  EXPECT_EQ(r->sink.batches[0].rows(), 2);  // rows 1, 3 (2 refused)
+  EXPECT_EQ(r->sink.batches[1].rows(), 3);  // rows 4, 6, 7 (5 invalid)
+  EXPECT_EQ(r->sink.batches[2].rows(), 2);  // rows 8, 10 (9 refused)
   const auto& rep = r->pipeline->report();
-  ASSERT_EQ(rep.errors_size(), 2);
+  ASSERT_EQ(rep.errors_size(), 3);
   EXPECT_EQ(rep.errors(0).row(), 2);
-  EXPECT_EQ(rep.errors(1).row(), 8);
-  EXPECT_EQ(rep.errors(1).rule(), "pseudonymise");
+  EXPECT_EQ(rep.errors(0).rule(), "pseudonymise");
+  EXPECT_EQ(rep.errors(1).row(), 5);
+  EXPECT_EQ(rep.errors(1).rule(), "code_list");
+  EXPECT_EQ(rep.errors(2).row(), 9);
+  EXPECT_EQ(RuleCount(rep, "pseudonymise"), 2);
   EXPECT_EQ(rep.rows_valid(), 8);
-  EXPECT_EQ(rep.rows_invalid(), 2);
-  EXPECT_EQ(r->pipeline->progress().rows_quarantined(), 2);
+  EXPECT_EQ(rep.rows_invalid(), 3);
+  EXPECT_EQ(r->pipeline->progress().rows_quarantined(), 3);
   EXPECT_EQ(r->pipeline->rows_loaded(), 8);
   // Every pupil written is a pseudonym of a valid UPN, in file order.
   std::vector<std::string> written;
@@ -308,7 +322,7 @@ TEST(PipelineTest, TreatmentRunsBehindParsingAndTheReportStaysInFileOrder) {
     for (auto& p : testing::Strings(b.columns(0), b.rows())) written.push_back(p);
   }
   std::vector<std::string> want;
-  for (int i : {1, 3, 4, 5, 6, 7, 9, 10}) {
+  for (int i : {1, 3, 4, 6, 7, 8, 10, 11}) {
     want.push_back(testing::FakePseudonymiser::PseudonymFor("domains/pupil", Upn(i)));
   }
   EXPECT_EQ(written, want);
@@ -429,6 +443,26 @@ TEST(PipelineTest, ErrorListIsCappedButTotalsAreComplete) {
   EXPECT_EQ(r->pipeline->report().errors_size(), 10);
   EXPECT_TRUE(r->pipeline->report().errors_truncated());
   EXPECT_EQ(RuleCount(r->pipeline->report(), "type"), 50);
+}
+
+TEST(PipelineTest, ANumericIdentifierIsPseudonymisedByItsText) {
+  Fixture f;
+  f.dataset.set_name("datasets/staff");
+  f.dataset.set_subject_kind(cv1::PUPIL);
+  f.dataset.set_identifier_domain("domains/staff");
+  f.dataset.set_current_schema_version(1);
+  f.schema.set_version(1);
+  cat::Column id = Col("staff_id", cv1::INTEGER, cv1::PSEUDONYMISE);
+  id.set_subject_key(true);
+  *f.schema.add_columns() = id;
+  *f.schema.add_columns() = Col("grade", cv1::INTEGER);
+  auto r = RunPipeline("staff_id,grade\n1234,3\n0042,4\n", {}, f);
+  ASSERT_THAT(r->status, IsOk());
+  ASSERT_FALSE(r->pipeline->rejected()) << r->pipeline->reject_reason();
+  ASSERT_EQ(r->sink.batches.size(), 1u);
+  auto ids = testing::Strings(r->sink.batches[0].columns(0), 2);
+  EXPECT_EQ(ids[0], testing::FakePseudonymiser::PseudonymFor("domains/staff", "1234"));
+  EXPECT_EQ(ids[1], testing::FakePseudonymiser::PseudonymFor("domains/staff", "42"));
 }
 
 TEST(CompiledSchemaTest, RefusesUnusableSchemas) {

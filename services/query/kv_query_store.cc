@@ -370,6 +370,7 @@ class KvVersionWriter : public VersionWriter {
 
   absl::Status Write(const qv1::RowBatch& batch) override {
     if (done_) return absl::FailedPreconditionError("the version was already committed");
+    RETURN_IF_ERROR(CheckNotFailed());
     if (batch.rows() < 0 || batch.rows() > (int64_t{1} << 24)) {
       return absl::InvalidArgumentError("batch rows out of range");
     }
@@ -448,7 +449,9 @@ class KvVersionWriter : public VersionWriter {
       }
     }
     // Column by column; every column gets the same rows, so chunks still
-    // end at the same row in every column.
+    // end at the same row in every column. A failure part-way (a chunk
+    // write) leaves the columns uneven: the writer then refuses the rest.
+    failed_ = true;
     int64_t kept = 0;
     for (size_t i = 0; i < cols_.size(); ++i) {
       const auto& v = batch.columns(static_cast<int>(i));
@@ -504,13 +507,21 @@ class KvVersionWriter : public VersionWriter {
         }
       }
     }
+    failed_ = false;
     rows_ += kept;
     sent_rows_ += n;
     return absl::OkStatus();
   }
 
+  absl::Status CheckNotFailed() const {
+    if (!failed_) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        "an earlier batch of this version failed part-way; write the version again");
+  }
+
   absl::StatusOr<qv1::WriteDatasetVersionResponse> Commit(const qv1::CommitVersion& commit) override {
     if (done_) return absl::FailedPreconditionError("the version was already committed");
+    RETURN_IF_ERROR(CheckNotFailed());
     if (commit.total_rows() != sent_rows_) {
       return absl::InvalidArgumentError(absl::StrCat("commit total_rows is ", commit.total_rows(),
                                                      " but ", sent_rows_, " rows were sent"));
@@ -753,6 +764,7 @@ class KvVersionWriter : public VersionWriter {
   int64_t rows_ = 0;
   int64_t sent_rows_ = 0;
   bool done_ = false;
+  bool failed_ = false;
 };
 
 // ---------------------------------------------------------------------------

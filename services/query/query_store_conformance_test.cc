@@ -383,6 +383,31 @@ TEST_P(QueryStoreTest, SubjectDictionaryOfEitherFormSurvivesRestart) {
   EXPECT_THAT(KvQueryStore::Open(o), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+TEST_P(QueryStoreTest, AWriteThatFailsPartWayEndsTheVersion) {
+  KvQueryStore::Options o;
+  o.backend = backend_;
+  o.chunks_per_flush = 1;  // a chunk write as soon as every column has one
+  auto s = KvQueryStore::Open(o);
+  ASSERT_THAT(s, IsOk());
+  std::vector<PupilRow> rows;
+  for (int i = 0; i < 70000; ++i) rows.push_back({"q" + std::to_string(i), "B", 0, 1, i});
+  // The pupils exist already, so the write that fails is a chunk write,
+  // after some columns have taken the batch.
+  ASSERT_THAT(WriteCensus(**s, "datasets/pre/versions/1", rows), IsOk());
+  auto w = (*s)->BeginVersion(CensusSpec("datasets/census/versions/1", "k"));
+  ASSERT_THAT(w, IsOk());
+  backend_->SetFailWrites(true);
+  EXPECT_FALSE((*w)->Write(CensusBatch(rows)).ok());
+  backend_->SetFailWrites(false);
+  EXPECT_THAT((*w)->Write(CensusBatch(School("A", 2))),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("part-way")));
+  v1::CommitVersion c;
+  c.set_total_rows(70002);
+  EXPECT_THAT((*w)->Commit(c), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT((*s)->ResolveVersion("datasets/census", std::nullopt),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_P(QueryStoreTest, CrashBeforeCommitLeavesNothingVisible) {
   ASSERT_THAT(WriteCensus(*store_, "datasets/census/versions/1", School("A", 3)), IsOk());
   {
