@@ -841,11 +841,8 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
     }
     return absl::OkStatus();
   });
-  if (s.ok()) {
-    s = pipeline->Finish();
-  } else {
-    pipeline->Abandon();  // nothing may write to the writer while it aborts
-  }
+  if (s.ok()) s = pipeline->Finish();
+  if (!s.ok()) pipeline->Abandon();  // nothing may write to the writer while it aborts
   clear_pipeline();
   *job->mutable_progress() = pipeline->progress();
   *report = pipeline->report();

@@ -137,9 +137,7 @@ RowPipeline::RowPipeline(const CompiledSchema* schema, const PipelineOptions& op
   ResetBatch();
 }
 
-RowPipeline::~RowPipeline() {
-  if (in_treatment_.valid()) in_treatment_.wait();
-}
+RowPipeline::~RowPipeline() { Abandon(); }
 
 void RowPipeline::ResetBatch() {
   const auto& stored = schema_->stored_columns();
@@ -218,6 +216,8 @@ void RowPipeline::SealErrors() {
 
 void RowPipeline::Abandon() {
   if (in_treatment_.valid()) in_treatment_.wait();
+  // No treatment runs now: the write chain is this thread's to wait on.
+  if (writing_.valid()) writing_.wait();
 }
 
 void RowPipeline::Reject(const std::string& reason) {
@@ -565,7 +565,7 @@ absl::Status RowPipeline::Flush() {
     return absl::OkStatus();
   }
   std::shared_ptr<Pending> p(pending_.release());
-  in_treatment_ = std::async(std::launch::async, [this, p] { return Treat(p.get()); });
+  in_treatment_ = std::async(std::launch::async, [this, p] { return Treat(p); });
   ResetBatch();
   return absl::OkStatus();
 }
@@ -586,7 +586,7 @@ absl::Status RowPipeline::Collect() {
   return t.status;
 }
 
-RowPipeline::Treated RowPipeline::Treat(Pending* p) {
+RowPipeline::Treated RowPipeline::Treat(std::shared_ptr<Pending> p) {
   Treated out;
   const auto& cols = schema_->columns();
   std::vector<bool> keep(p->count, true);
@@ -680,11 +680,19 @@ RowPipeline::Treated RowPipeline::Treat(Pending* p) {
   }
   p->batch.set_rows(rows);
   hasher_.Update(p->batch.SerializeAsString());
-  out.status = sink_->Write(&p->batch);
-  if (out.status.ok()) {
-    out.written = rows;
-    loaded_.fetch_add(rows, std::memory_order_relaxed);
+  // The write of the batch before this one must end first (batches reach
+  // the sink in order, one at a time); then this one is written on its own
+  // thread while the next batch is pseudonymised.
+  if (writing_.valid()) {
+    out.status = writing_.get();
+    if (!out.status.ok()) return out;
   }
+  writing_ = std::async(std::launch::async, [this, p, rows] {
+    absl::Status s = sink_->Write(&p->batch);
+    if (s.ok()) loaded_.fetch_add(rows, std::memory_order_relaxed);
+    return s;
+  });
+  out.written = rows;
   return out;
 }
 
@@ -709,6 +717,10 @@ absl::Status RowPipeline::Finish() {
   absl::Status collected = Collect();
   SealErrors();
   if (!collected.ok()) return collected;
+  // Every batch written before the caller commits.
+  if (writing_.valid()) {
+    if (absl::Status w = writing_.get(); !w.ok()) return w;
+  }
   if (!rejected_ && report_.rows_valid() == 0) Reject("no valid rows to load");
   for (const auto& [school, slot] : school_slot_) {
     for (size_t c = 0; c < stats_.size(); ++c) stats_[c].by_school[school] = school_counts_[slot][c];

@@ -8,13 +8,14 @@
 //   identifier of a batch in one call per column, generalise, drop) ->
 //   BatchSink.
 //
-// Two stages: the calling thread parses and validates batch k+1 while a
-// second thread pseudonymises and writes batch k, so the pseudonymisation
-// and query services work while the file is still being read. Batches are
-// written in order, one at a time; what treatment finds (pseudonymisation
-// errors) is merged into the report on the calling thread.
+// Three stages: the calling thread parses and validates batch k+2 while a
+// second thread pseudonymises batch k+1 and a third writes batch k, so
+// the pseudonymisation and query services work at the same time and while
+// the file is still being read. Batches are written in order, one at a
+// time; what treatment finds (pseudonymisation errors) is merged into the
+// report on the calling thread.
 //
-// Memory is bounded by two batches of rows plus the per-(subject, period)
+// Memory is bounded by three batches of rows plus the per-(subject, period)
 // duplicate set (8 bytes a row): the file is never held whole.
 //
 // Error policy:
@@ -190,7 +191,7 @@ class RowPipeline {
   // Waits for the batch in treatment, if any, and merges what it found.
   absl::Status Collect();
   // Treatment thread: pseudonymise, drop refused rows, hash and write.
-  Treated Treat(Pending* p);
+  Treated Treat(std::shared_ptr<Pending> p);
   void ResetBatch();
   void CountSchool(std::string_view school);
 
@@ -212,6 +213,10 @@ class RowPipeline {
   std::vector<Cell> row_;  // per schema column, reused
   std::unique_ptr<Pending> pending_;
   std::future<Treated> in_treatment_;
+  // The sink write of the last treated batch. Touched by the treatment
+  // thread (one at a time, in batch order) and by the caller only when no
+  // batch is in treatment (Finish, Abandon).
+  std::future<absl::Status> writing_;
 
   absl::flat_hash_set<uint64_t> seen_;  // hash(subject, period)
   int64_t duplicate_subject_rows_ = 0;
