@@ -63,6 +63,8 @@ DEFAULT_TESTS=(
   audit_verifier_test
   # gateway over real gRPC
   rate_limiter_test gateway_test
+  # ingestion's row pipeline (three threads per job) and the batch wire form
+  string_column_test ingestion_pipeline_test
 )
 if [ -n "${SANITIZE_TESTS:-}" ]; then
   read -r -a TESTS <<<"$SANITIZE_TESTS"

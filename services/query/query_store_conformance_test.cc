@@ -376,7 +376,7 @@ TEST_P(QueryStoreTest, SubjectDictionaryOfEitherFormSurvivesRestart) {
   // A damaged log entry stops the store from opening rather than
   // renumbering pupils.
   Batch bad;
-  bad.Put(Space::kMeta, "u/" + BigEndian32(9), std::string("\x05ab", 3));
+  bad.Put(Space::kMeta, "u/" + BigEndian32(9), std::string("\x05" "ab", 3));
   ASSERT_THAT(backend_->Write(bad, true), IsOk());
   KvQueryStore::Options o;
   o.backend = backend_;
