@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <optional>
@@ -799,7 +800,7 @@ absl::Status KvQueryStore::Init() {
         return false;
       }
       uint32_t id = ReadBigEndian32(v);
-      subjects_.emplace(std::string(k.substr(2)), id);
+      subjects_.emplace(KeepPseudonym(k.substr(2)), id);
       next_subject_ = std::max(next_subject_, id + 1);
       return true;
     }));
@@ -825,7 +826,7 @@ absl::Status KvQueryStore::Init() {
           bad = absl::DataLossError("subject log entry is unreadable");
           return false;
         }
-        subjects_.emplace(std::string(v.substr(used, len)), id);
+        subjects_.emplace(KeepPseudonym(v.substr(used, len)), id);
         next_subject_ = std::max(next_subject_, id + 1);
         ++id;
         v.remove_prefix(used + len);
@@ -873,6 +874,12 @@ absl::StatusOr<int> KvQueryStore::CountStagingData() const {
   return n;
 }
 
+absl::string_view KvQueryStore::KeepPseudonym(std::string_view pseudonym) {
+  char* p = google::protobuf::Arena::CreateArray<char>(&subject_arena_, pseudonym.size());
+  std::memcpy(p, pseudonym.data(), pseudonym.size());
+  return absl::string_view(p, pseudonym.size());
+}
+
 absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>& pseudonyms,
                                             std::vector<uint32_t>* ids) {
   ids->assign(pseudonyms.size(), 0);
@@ -887,7 +894,7 @@ absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>&
     bool is_new = false;
     auto it = subjects_.lazy_emplace(key, [&](const auto& ctor) {
       is_new = true;
-      ctor(std::string(key), next_subject_);
+      ctor(KeepPseudonym(std::string_view(key.data(), key.size())), next_subject_);
     });
     if (!is_new) {
       (*ids)[i] = it->second;
@@ -927,7 +934,7 @@ absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>&
 
 std::optional<uint32_t> KvQueryStore::LookupSubject(const std::string& pseudonym) const {
   absl::ReaderMutexLock l(&subjects_mu_);
-  auto it = subjects_.find(pseudonym);
+  auto it = subjects_.find(absl::string_view(pseudonym));
   if (it == subjects_.end()) return std::nullopt;
   return it->second;
 }
