@@ -6,7 +6,10 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/identifiers/upn.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -440,6 +443,28 @@ TEST_F(IngestionTest, CancelAQueuedJob) {
   EXPECT_THAT(ingestion_->CancelJob(User(), r->session.job()),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(ingestion_->CancelJob(User(), "jobs/none"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(IngestionTest, CancelWhileABatchIsBeingWrittenWaitsForTheWrite) {
+  // Many small chunks and 4-row batches: the job is still reading the file
+  // when its first batch is written.
+  const std::string data = File(200);
+  auto r = Send(data, Header(data), 16);
+  ASSERT_THAT(r, IsOk());
+  std::atomic<bool> cancelled{false};
+  versions_.SetWriteHook([&] {
+    if (cancelled.exchange(true)) return;
+    // Cancel, then keep this write running while the job notices.
+    EXPECT_THAT(ingestion_->CancelJob(User(), r->session.job()), IsOk());
+    absl::SleepFor(absl::Milliseconds(300));
+  });
+  ingestion_->RunQueuedJobs();
+  EXPECT_TRUE(cancelled.load());
+  EXPECT_EQ(JobOf(*r).state(), v1::Job::CANCELLED) << JobOf(*r).error();
+  EXPECT_TRUE(versions_.committed().empty());
+  // The writer was aborted only after the write in flight had returned.
+  EXPECT_EQ(versions_.aborts_during_write(), 0);
+  EXPECT_EQ(versions_.open_writers(), 0);
 }
 
 TEST_F(IngestionTest, ListJobsPagesAndFilters) {

@@ -89,6 +89,17 @@ class FakeWriter : public VersionWriter {
   }
   absl::Status Write(query::v1::RowBatch* b) override {
     const query::v1::RowBatch& batch = *b;
+    ++store_->writes_running_;
+    struct Done {
+      std::atomic<int>* n;
+      ~Done() { --*n; }
+    } done{&store_->writes_running_};
+    std::function<void()> hook;
+    {
+      absl::MutexLock l(&store_->mu_);
+      hook = store_->write_hook_;
+    }
+    if (hook) hook();
     absl::MutexLock l(&store_->mu_);
     if (store_->failing_) return absl::UnavailableError("query store unavailable (fake)");
     for (const auto& c : batch.columns()) {
@@ -145,6 +156,7 @@ class FakeWriter : public VersionWriter {
     return r;
   }
   void Abort() override {
+    if (store_->writes_running_.load() > 0) ++store_->aborts_during_write_;
     absl::MutexLock l(&store_->mu_);
     if (done_) return;
     done_ = true;
@@ -181,6 +193,13 @@ void FakeVersionStore::SetFailing(bool failing) {
   absl::MutexLock l(&mu_);
   failing_ = failing;
 }
+
+void FakeVersionStore::SetWriteHook(std::function<void()> hook) {
+  absl::MutexLock l(&mu_);
+  write_hook_ = std::move(hook);
+}
+
+int FakeVersionStore::aborts_during_write() const { return aborts_during_write_.load(); }
 std::map<std::string, FakeVersionStore::Stored> FakeVersionStore::committed() const {
   absl::MutexLock l(&mu_);
   return committed_;

@@ -3,6 +3,8 @@
 #ifndef DATALAB_SERVICES_INGESTION_TESTING_FAKES_H_
 #define DATALAB_SERVICES_INGESTION_TESTING_FAKES_H_
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -55,6 +57,12 @@ class FakeVersionStore : public VersionStore {
   absl::StatusOr<int32_t> LatestStoredVersion(const std::string& dataset) override;
   // Fails the next OpenWriter/Write/Commit with UNAVAILABLE while set.
   void SetFailing(bool failing);
+  // Called at the start of every Write, outside the store's lock (a test
+  // can stall a write there, or cancel the job).
+  void SetWriteHook(std::function<void()> hook);
+  // Aborts that came while a Write was still running on another thread:
+  // the gRPC writer does not allow that, so it must stay 0.
+  int aborts_during_write() const;
   std::map<std::string, Stored> committed() const;  // by dataset_version
   int commits() const;          // real commits (not idempotent replays)
   int aborted() const;
@@ -69,6 +77,9 @@ class FakeVersionStore : public VersionStore {
   int commits_ ABSL_GUARDED_BY(mu_) = 0;
   int aborted_ ABSL_GUARDED_BY(mu_) = 0;
   int open_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> write_hook_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> writes_running_{0};
+  std::atomic<int> aborts_during_write_{0};
 };
 
 // Datasets and schemas by name; RegisterDatasetVersion bumps latest_version
