@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
@@ -207,6 +208,39 @@ TEST_F(AuditLogTest, GroupCommitWith32ConcurrentWritersIsDenseAndComplete) {
   EXPECT_LE(stats.largest_group, 64u + 1);
   ASSERT_THAT(log->SignTreeHead(), IsOk());
   EXPECT_TRUE(ExportAndVerify(*log).ok);
+}
+
+// A store whose first lookup of "x" answers (not there) and then holds the
+// caller until released: a caller that looked an id up but has not queued
+// its request yet.
+class SlowFirstLookupStore : public MemoryAuditStore {
+ public:
+  absl::StatusOr<std::optional<uint64_t>> FindEventId(std::string_view id) const override {
+    auto r = MemoryAuditStore::FindEventId(id);
+    if (id == "x" && !held_.exchange(true)) {
+      looked_up.Notify();
+      release.WaitForNotification();
+    }
+    return r;
+  }
+  mutable absl::Notification looked_up, release;
+
+ private:
+  mutable std::atomic<bool> held_{false};
+};
+
+TEST_F(AuditLogTest, ACallerSlowToQueueStillFindsIdsCommittedAfterItsLookup) {
+  SlowFirstLookupStore store;
+  auto log = Open(&store, 16);
+  std::vector<int64_t> slow;
+  std::thread caller([&] { slow = AppendOne(*log, Event("x")); });
+  store.looked_up.WaitForNotification();  // looked "x" up, found nothing
+  auto first = AppendOne(*log, Event("x"));  // "x" committed now
+  AppendOne(*log, Event("y"));               // and another group after it
+  store.release.Notify();
+  caller.join();
+  EXPECT_EQ(slow, first);  // the same leaf, not a second one
+  EXPECT_EQ(log->Committed().size, 2u);
 }
 
 TEST_F(AuditLogTest, ConcurrentDuplicatesGetOneLeafAndOneIndex) {

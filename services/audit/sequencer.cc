@@ -139,7 +139,19 @@ SequencerStats Sequencer::Stats() const {
 
 absl::StatusOr<AppendResult> Sequencer::Append(std::vector<common::v1::AuditEvent> events) {
   Request req;
-  req.checked_size = Committed().size;
+  {
+    absl::MutexLock l(&mu_);
+    req.checked_size = committed_.size;
+    outstanding_.insert(req.checked_size);
+  }
+  struct Release {
+    Sequencer* s;
+    uint64_t size;
+    ~Release() {
+      absl::MutexLock l(&s->mu_);
+      s->outstanding_.erase(s->outstanding_.find(size));
+    }
+  } release{this, req.checked_size};
   const int64_t now = options_.clock->NowUnixMs();
   req.events.resize(events.size());
   for (size_t j = 0; j < events.size(); ++j) {
@@ -178,9 +190,9 @@ void Sequencer::WriterLoop() {
         group.push_back(queue_.front());
         queue_.pop_front();
       }
-      floor = UINT64_MAX;
-      for (const Request* r : group) floor = std::min(floor, r->checked_size);
-      for (const Request* r : queue_) floor = std::min(floor, r->checked_size);
+      // Every outstanding caller, queued or still preparing (the group's
+      // own requests are among them until they are answered).
+      floor = outstanding_.empty() ? UINT64_MAX : *outstanding_.begin();
     }
     CommitGroup(group, floor);
   }

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <thread>
@@ -124,6 +125,12 @@ class Sequencer {
 
   mutable absl::Mutex mu_;
   std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
+  // The checked_size of every Append() from the moment it takes it (before
+  // its lookups) until it is answered: queued or not yet queued. The writer
+  // keeps recent ids at or above the smallest; counting only queued
+  // requests let a caller still preparing lose an id committed after its
+  // lookup, and append a duplicate.
+  std::multiset<uint64_t> outstanding_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   CommittedTree committed_ ABSL_GUARDED_BY(mu_);
   SequencerStats stats_ ABSL_GUARDED_BY(mu_);
