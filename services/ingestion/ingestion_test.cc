@@ -465,6 +465,7 @@ TEST_F(IngestionTest, CancelWhileABatchIsBeingWrittenWaitsForTheWrite) {
   // The writer was aborted only after the write in flight had returned.
   EXPECT_EQ(versions_.aborts_during_write(), 0);
   EXPECT_EQ(versions_.open_writers(), 0);
+  versions_.SetWriteHook(nullptr);
 }
 
 TEST_F(IngestionTest, ListJobsPagesAndFilters) {

@@ -114,11 +114,12 @@ class RowPipeline {
   static absl::StatusOr<std::unique_ptr<RowPipeline>> Create(
       const CompiledSchema* schema, const PipelineOptions& options,
       Pseudonymiser* pseudonymiser, BatchSink* sink);
-  // Waits for a batch still in treatment.
+  // Waits for a batch still in treatment or being written.
   ~RowPipeline();
-  // Waits for a batch still in treatment and drops its outcome: call before
-  // aborting the sink after Feed was stopped early (cancellation, a staged
-  // chunk that fails authentication), so nothing writes to it any more.
+  // Waits for a batch still in treatment or being written and drops the
+  // outcome: call before aborting the sink after Feed or Finish failed
+  // (cancellation, a staged chunk that fails authentication), so nothing
+  // writes to it any more.
   void Abandon();
 
   // Feeds the next chunk of the file. A non-OK status is an infrastructure

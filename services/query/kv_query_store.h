@@ -101,8 +101,10 @@ class KvQueryStore : public QueryStore {
   std::unique_ptr<sdc::ReleaseLedger> release_ledger_;
   std::unique_ptr<sdc::EpsilonLedger> epsilon_ledger_;
 
-  // A copy of `pseudonym` that lives as long as the store (subjects are
-  // never forgotten): one arena instead of an allocation per pupil.
+  // A copy of `pseudonym` that lives as long as the store: one arena
+  // instead of an allocation per pupil. Subjects are never forgotten; the
+  // copies of ids rolled back after a failed write stay in the arena
+  // (bytes, not pupils) until the store closes.
   absl::string_view KeepPseudonym(std::string_view pseudonym)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(subjects_mu_);
 
