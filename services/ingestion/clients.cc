@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/grpc_status.h"
+#include "common/status/status_macros.h"
 
 namespace datalab::ingestion {
 namespace {
@@ -131,26 +132,37 @@ absl::Status GrpcPseudonymiser::Pseudonymise(const std::string& domain, const st
     grpc::Status s = stub_->Pseudonymise(ctx.get(), req, &resp);
     req.Clear();
     if (!s.ok()) return Named(s, "pseudonymisation");
-    const size_t n = end - start;
-    // Packed form: fixed-width pseudonyms concatenated, errors by index.
-    const std::string& packed = resp.packed_pseudonyms();
-    if (n == 0 || packed.size() % n != 0 || resp.results_size() != 0) {
-      return absl::InternalError("pseudonymisation: wrong number of results");
-    }
-    const size_t width = packed.size() / n;
-    if (width == 0 || (out->width != 0 && width != out->width)) {
-      return absl::InternalError("pseudonymisation: pseudonyms of different widths");
-    }
-    out->width = width;
-    out->data.append(packed);
-    for (const auto& e : resp.errors()) {
-      if (e.index() < 0 || static_cast<size_t>(e.index()) >= n) {
-        return absl::InternalError("pseudonymisation: error index out of range");
-      }
-      out->errors.emplace_back(start + e.index(),
-                               e.error().empty() ? "invalid identifier" : e.error());
+    RETURN_IF_ERROR(AppendPackedAnswer(resp, start, end - start, out));
+  }
+  return SortPackedErrors(out);
+}
+
+absl::Status AppendPackedAnswer(const pseudonymisation::v1::PseudonymiseResponse& resp,
+                                size_t start, size_t n, PseudonymBatch* out) {
+  // Packed form: fixed-width pseudonyms concatenated, errors by index.
+  const std::string& packed = resp.packed_pseudonyms();
+  if (n == 0 || packed.size() % n != 0 || resp.results_size() != 0) {
+    return absl::InternalError("pseudonymisation: wrong number of results");
+  }
+  const size_t width = packed.size() / n;
+  if (width == 0 || (out->width != 0 && width != out->width)) {
+    return absl::InternalError("pseudonymisation: pseudonyms of different widths");
+  }
+  for (const auto& e : resp.errors()) {
+    if (e.index() < 0 || static_cast<size_t>(e.index()) >= n) {
+      return absl::InternalError("pseudonymisation: error index out of range");
     }
   }
+  out->width = width;
+  out->data.append(packed);
+  for (const auto& e : resp.errors()) {
+    out->errors.emplace_back(start + static_cast<size_t>(e.index()),
+                             e.error().empty() ? "invalid identifier" : e.error());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SortPackedErrors(PseudonymBatch* out) {
   std::sort(out->errors.begin(), out->errors.end());
   for (size_t i = 1; i < out->errors.size(); ++i) {
     if (out->errors[i].first == out->errors[i - 1].first) {

@@ -42,6 +42,15 @@ class GrpcCatalogue : public CatalogueApi {
   absl::Duration deadline_;
 };
 
+// Adds one packed PseudonymiseResponse, answering identifiers [start,
+// start + n) of a batch, to `out`. INTERNAL (nothing added) when the answer
+// does not fit: wrong size, a width unlike the earlier answers', an error
+// index outside the call.
+absl::Status AppendPackedAnswer(const pseudonymisation::v1::PseudonymiseResponse& resp,
+                                size_t start, size_t n, PseudonymBatch* out);
+// Puts `out->errors` in index order; INTERNAL when an identifier has two.
+absl::Status SortPackedErrors(PseudonymBatch* out);
+
 class GrpcPseudonymiser : public Pseudonymiser {
  public:
   explicit GrpcPseudonymiser(

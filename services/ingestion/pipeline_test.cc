@@ -15,6 +15,7 @@ namespace datalab::ingestion {
 namespace {
 
 using ::datalab::testing::IsOk;
+using ::datalab::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace cv1 = ::datalab::common::v1;
@@ -374,6 +375,38 @@ TEST(PipelineTest, PseudonymisationOutageFailsTheJob) {
   ASSERT_THAT(p, IsOk());
   ASSERT_THAT((*p)->Feed(absl::StrCat(kHeader, Row(Upn(1)))), IsOk());
   EXPECT_FALSE((*p)->Finish().ok());
+}
+
+// A pseudonymiser whose answer does not fit the question.
+class MisfitPseudonymiser : public Pseudonymiser {
+ public:
+  enum Mode { kShort, kErrorOutOfRange } mode;
+  explicit MisfitPseudonymiser(Mode m) : mode(m) {}
+  absl::Status Pseudonymise(const std::string&, const std::string&,
+                            const std::vector<std::string_view>& ids,
+                            PseudonymBatch* out) override {
+    out->width = 4;
+    out->data.assign(ids.size() * 4, 'p');
+    if (mode == kShort) out->data.resize(out->data.size() - 4);
+    if (mode == kErrorOutOfRange) out->errors.emplace_back(ids.size(), "bad");
+    return absl::OkStatus();
+  }
+};
+
+TEST(PipelineTest, AMisfitPseudonymisationAnswerFailsTheJobAndWritesNothing) {
+  for (auto mode : {MisfitPseudonymiser::kShort, MisfitPseudonymiser::kErrorOutOfRange}) {
+    auto s = CompiledSchema::Create(PupilSchema().dataset, PupilSchema().schema);
+    ASSERT_THAT(s, IsOk());
+    MisfitPseudonymiser pseudo(mode);
+    testing::CollectingSink sink;
+    PipelineOptions o;
+    o.school = "100000";
+    auto p = RowPipeline::Create(s->get(), o, &pseudo, &sink);
+    ASSERT_THAT(p, IsOk());
+    ASSERT_THAT((*p)->Feed(absl::StrCat(kHeader, Row(Upn(1)), Row(Upn(2)))), IsOk());
+    EXPECT_THAT((*p)->Finish(), StatusIs(absl::StatusCode::kInternal)) << mode;
+    EXPECT_TRUE(sink.batches.empty());
+  }
 }
 
 TEST(PipelineTest, SummaryRowsAreSkipped) {
