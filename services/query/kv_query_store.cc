@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto/encoding.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "common/crypto/sha256.h"
 #include "common/rowbatch/string_column.h"
 #include "common/status/status_macros.h"
@@ -811,25 +812,19 @@ absl::Status KvQueryStore::Init() {
         return false;
       }
       uint32_t id = ReadBigEndian32(k.substr(2));
-      while (!v.empty()) {
-        uint64_t len = 0;
-        int shift = 0;
-        size_t used = 0;
-        while (used < v.size() && shift < 35) {
-          const uint8_t byte = static_cast<uint8_t>(v[used++]);
-          len |= static_cast<uint64_t>(byte & 0x7f) << shift;
-          shift += 7;
-          if ((byte & 0x80) == 0) break;
-        }
-        if (used == 0 || (static_cast<uint8_t>(v[used - 1]) & 0x80) != 0 || len == 0 ||
-            len > v.size() - used) {
+      google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(v.data()),
+                                                static_cast<int>(v.size()));
+      while (static_cast<size_t>(in.CurrentPosition()) < v.size()) {
+        uint32_t len = 0;
+        if (!in.ReadVarint32(&len) || len == 0 ||
+            len > v.size() - static_cast<size_t>(in.CurrentPosition())) {
           bad = absl::DataLossError("subject log entry is unreadable");
           return false;
         }
-        subjects_.emplace(KeepPseudonym(v.substr(used, len)), id);
+        subjects_.emplace(KeepPseudonym(v.substr(in.CurrentPosition(), len)), id);
         next_subject_ = std::max(next_subject_, id + 1);
         ++id;
-        v.remove_prefix(used + len);
+        in.Skip(static_cast<int>(len));
       }
       return true;
     }));
@@ -908,13 +903,10 @@ absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>&
     }
     const uint32_t id = next_subject_++;
     added.push_back(pseudonyms[i]);
-    for (uint64_t n = pseudonyms[i].size(); ; n >>= 7) {
-      if (n < 0x80) {
-        log.push_back(static_cast<char>(n));
-        break;
-      }
-      log.push_back(static_cast<char>((n & 0x7f) | 0x80));
-    }
+    char len[5];  // a varint32 takes at most 5 bytes
+    const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+        static_cast<uint32_t>(pseudonyms[i].size()), reinterpret_cast<uint8_t*>(len));
+    log.append(len, reinterpret_cast<const char*>(end) - len);
     log.append(pseudonyms[i].data(), pseudonyms[i].size());
     (*ids)[i] = id;
   }
