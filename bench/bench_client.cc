@@ -60,6 +60,7 @@
 #include "common/identifiers/upn.h"
 #include "datalab/pseudonymisation/v1/pseudonymisation.grpc.pb.h"
 #include "datalab/query/v1/query.grpc.pb.h"
+#include "services/audit/bench_event.h"
 
 ABSL_FLAG(std::string, mode, "calls", "calls | query | pseudonymise | audit");
 ABSL_FLAG(std::string, target, "", "host:port of the gateway (or the catalogue in direct mode)");
@@ -341,22 +342,10 @@ int RunPseudonymise() {
   return 0;
 }
 
-// An event shaped like the query service's release records (no pupil data).
 common::v1::AuditEvent AuditEvent(int client, int64_t seq) {
-  common::v1::AuditEvent e;
-  e.set_event_id("bench-" + std::to_string(::getpid()) + "-" + std::to_string(client) + "-" +
-                 std::to_string(seq));
-  e.set_service("query");
-  e.mutable_actor()->set_subject("users/bench-researcher" + std::to_string(seq % 50));
-  e.mutable_actor()->add_roles(common::v1::RESEARCHER);
-  e.set_action("query.run");
-  e.add_resources("datasets/bench_pupils/versions/1");
-  e.set_project("projects/bench" + std::to_string(seq % 20));
-  e.set_decision(common::v1::ALLOW);
-  e.set_reason("within project scope");
-  e.set_request_sha256(std::string(64, 'a'));
-  (*e.mutable_details())["cells"] = "24";
-  return e;
+  return audit::BenchEvent("bench-" + std::to_string(::getpid()) + "-" + std::to_string(client) +
+                               "-" + std::to_string(seq),
+                           static_cast<uint64_t>(seq));
 }
 
 int RunAudit() {

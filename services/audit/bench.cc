@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/ed25519.h"
 #include "services/audit/audit_log.h"
+#include "services/audit/bench_event.h"
 #include "services/audit/memory_audit_store.h"
 #include "services/audit/merkle/compact_range.h"
 #include "services/audit/rocksdb_audit_store.h"
@@ -45,19 +46,8 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 }
 
 common::v1::AuditEvent Event(uint64_t i) {
-  common::v1::AuditEvent e;
-  e.set_event_id("bench-" + std::to_string(i));
+  common::v1::AuditEvent e = BenchEvent("bench-" + std::to_string(i), i);
   e.set_time_unix_ms(1'700'000'000'000 + static_cast<int64_t>(i));
-  e.set_service("query");
-  e.mutable_actor()->set_subject("users/researcher" + std::to_string(i % 50));
-  e.mutable_actor()->add_roles(common::v1::RESEARCHER);
-  e.set_action("query.run");
-  e.add_resources("datasets/ks4/versions/3");
-  e.set_project("projects/p" + std::to_string(i % 20));
-  e.set_decision(common::v1::ALLOW);
-  e.set_reason("within project scope");
-  e.set_request_sha256(std::string(64, 'a'));
-  (*e.mutable_details())["cells"] = "24";
   return e;
 }
 
