@@ -4,6 +4,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <optional>
 #include <sstream>
 
 #include "common/auth/policy.h"
@@ -14,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/memory_audit_store.h"
+#include "services/audit/witness.h"
 #include "services/audit/merkle/verify.h"
 #include "services/audit/verifier.h"
 
@@ -25,6 +28,21 @@ using ::datalab::testing::TempDir;
 using ::datalab::testing::TestCa;
 using ::datalab::testing::WriteFileOrDie;
 namespace cv1 = ::datalab::common::v1;
+
+// Remembers heads in memory; Store fails while `failing` is set.
+class SwitchableWitness : public TreeHeadWitness {
+ public:
+  absl::StatusOr<std::optional<TreeHead>> Load() const override { return head_; }
+  absl::Status Store(const TreeHead& head) override {
+    if (failing) return absl::UnavailableError("witness unwritable (test)");
+    head_ = head;
+    return absl::OkStatus();
+  }
+  std::atomic<bool> failing{false};
+
+ private:
+  std::optional<TreeHead> head_;
+};
 
 // "Bearer <role>" for users; lab services by certificate name.
 class FakeAuthenticator : public auth::Authenticator {
@@ -62,6 +80,7 @@ class AuditServiceTest : public ::testing::Test {
 
     AuditLogOptions o;
     o.store = &store_;
+    o.witness = &witness_;
     o.signing_key = *crypto::Ed25519PrivateKey::FromSeed(std::string(32, 's'));
     auto log = AuditLog::Create(std::move(o));
     ASSERT_THAT(log, IsOk());
@@ -93,8 +112,39 @@ class AuditServiceTest : public ::testing::Test {
     return ctx;
   }
 
+  // ExportLog of the whole log, written as JSON Lines and verified.
+  VerifyReport ExportAndVerify() {
+    std::stringstream jsonl;
+    auto ctx = Ctx("dpo");
+    auto reader = stub_->ExportLog(ctx.get(), v1::ExportLogRequest());
+    v1::ExportLogChunk chunk;
+    bool first = true;
+    while (reader->Read(&chunk)) {
+      if (first) {
+        EXPECT_EQ(chunk.public_key().size(), 32u);
+        jsonl << ExportHeaderLine(chunk.public_key(), "") << "\n";
+        first = false;
+      }
+      for (const v1::LogEntry& e : chunk.entries()) {
+        ExportEntry x;
+        x.index = static_cast<uint64_t>(e.index());
+        x.pruned = e.pruned();
+        if (!e.pruned()) x.entry = e.entry();
+        merkle::Hash h;
+        std::copy(e.leaf_hash().begin(), e.leaf_hash().end(), h.begin());
+        x.leaf_hash = h;
+        jsonl << ExportEntryLine(x) << "\n";
+      }
+      for (const v1::SignedTreeHead& h : chunk.tree_heads()) jsonl << ExportHeadLine(FromProto(h)) << "\n";
+    }
+    grpc::Status fs = reader->Finish();
+    EXPECT_TRUE(fs.ok()) << fs.error_message();
+    return VerifyJsonLines(jsonl);
+  }
+
   TempDir dir_;
   TestCa ca_;
+  SwitchableWitness witness_;
   MemoryAuditStore store_;
   std::unique_ptr<AuditLog> log_;
   std::shared_ptr<auth::Authenticator> authenticator_ = std::make_shared<FakeAuthenticator>();
@@ -226,34 +276,7 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   ASSERT_TRUE(stub_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth2).ok());
 
   // ExportLog streams entries, heads and the key; the export verifies.
-  std::stringstream jsonl;
-  {
-    auto ctx = Ctx("dpo");
-    auto reader = stub_->ExportLog(ctx.get(), v1::ExportLogRequest());
-    v1::ExportLogChunk chunk;
-    bool first = true;
-    while (reader->Read(&chunk)) {
-      if (first) {
-        ASSERT_EQ(chunk.public_key().size(), 32u);
-        jsonl << ExportHeaderLine(chunk.public_key(), "") << "\n";
-        first = false;
-      }
-      for (const v1::LogEntry& e : chunk.entries()) {
-        ExportEntry x;
-        x.index = static_cast<uint64_t>(e.index());
-        x.pruned = e.pruned();
-        if (!e.pruned()) x.entry = e.entry();
-        merkle::Hash h;
-        std::copy(e.leaf_hash().begin(), e.leaf_hash().end(), h.begin());
-        x.leaf_hash = h;
-        jsonl << ExportEntryLine(x) << "\n";
-      }
-      for (const v1::SignedTreeHead& h : chunk.tree_heads()) jsonl << ExportHeadLine(FromProto(h)) << "\n";
-    }
-    grpc::Status fs = reader->Finish();
-    ASSERT_TRUE(fs.ok()) << fs.error_message();
-  }
-  VerifyReport vr = VerifyJsonLines(jsonl);
+  VerifyReport vr = ExportAndVerify();
   EXPECT_TRUE(vr.ok) << vr.error;
   EXPECT_EQ(vr.pruned_entries, 5u);
   // The three heads signed above, and one the export signed over the reads
@@ -263,6 +286,42 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   ASSERT_TRUE(stub_->GetSignedTreeHead(Ctx("dpo").get(), v1::GetSignedTreeHeadRequest(), &latest).ok());
   EXPECT_GT(latest.tree_size(), sth2.tree_size());
   EXPECT_EQ(vr.entries, static_cast<uint64_t>(latest.tree_size()));
+}
+
+TEST_F(AuditServiceTest, AnExportStillRunsWhenNoHeadCanBeSigned) {
+  v1::AppendEventsRequest append;
+  for (int i = 0; i < 4; ++i) {
+    cv1::AuditEvent* e = append.add_events();
+    e->set_event_id("w" + std::to_string(i));
+    e->set_service("query");
+    e->mutable_actor()->set_subject("users/r1");
+    e->set_action("query.run");
+    e->set_decision(cv1::ALLOW);
+    e->set_time_unix_ms(1000 + i);
+  }
+  v1::AppendEventsResponse appended;
+  ASSERT_TRUE(stub_->AppendEvents(Ctx().get(), append, &appended).ok());
+  v1::SignedTreeHead sth;
+  ASSERT_TRUE(stub_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth).ok());
+  ASSERT_EQ(sth.tree_size(), 4);
+  // More entries, and then the witness cannot be written, so signing a
+  // head over the whole log fails. The DPO still gets the log, through the
+  // latest head in the store, and it verifies (the export stream ends OK).
+  append.mutable_events(0)->set_event_id("w4");
+  append.mutable_events(1)->set_event_id("w5");
+  ASSERT_TRUE(stub_->AppendEvents(Ctx().get(), append, &appended).ok());
+  witness_.failing = true;
+  VerifyReport vr = ExportAndVerify();
+  EXPECT_TRUE(vr.ok) << vr.error;
+  ASSERT_TRUE(vr.latest_head.has_value());
+  EXPECT_GE(vr.latest_head->tree_size, 4u);
+  EXPECT_EQ(vr.entries, vr.latest_head->tree_size);
+  // With the witness back, an export covers the whole log again.
+  witness_.failing = false;
+  vr = ExportAndVerify();
+  EXPECT_TRUE(vr.ok) << vr.error;
+  EXPECT_GT(vr.latest_head->tree_size, 6u);  // the entries and the export records
+  EXPECT_EQ(vr.entries, vr.latest_head->tree_size);
 }
 
 TEST_F(AuditServiceTest, DeniedCallsNeverReachTheLog) {
