@@ -4,7 +4,6 @@
 #include <mutex>
 
 #include "absl/strings/match.h"
-#include "google/protobuf/descriptor.h"
 #include "common/auth/auth_processor.h"
 #include "common/auth/policy.h"
 #include "common/log/log.h"
@@ -142,55 +141,6 @@ class ProxyCall {
   std::atomic<int> refs_{2};
 };
 
-// One forwarded unary call: the client's one request goes to the backend as
-// a unary call, and its answer comes back with the status in one batch.
-// Three callbacks per call where the streaming proxy above needs eight, which
-// is most of the gateway's cost for small calls. It deletes itself in OnDone,
-// which gRPC runs only after Finish, and Finish is called only from
-// OnReadDone or from the backend call's completion, each exactly once.
-class UnaryProxyCall : public grpc::ServerGenericBidiReactor {
- public:
-  UnaryProxyCall(grpc::GenericCallbackServerContext* server_ctx,
-                 std::unique_ptr<grpc::ClientContext> client_ctx, grpc::GenericStub* stub,
-                 std::function<void()> on_finish)
-      : server_ctx_(server_ctx), client_ctx_(std::move(client_ctx)), stub_(stub),
-        on_finish_(std::move(on_finish)) {
-    StartRead(&request_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      // The caller half-closed without a request, or went away.
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "a unary method takes exactly one request message"));
-      return;
-    }
-    stub_->UnaryCall(client_ctx_.get(), server_ctx_->method(), grpc::StubOptions(), &request_,
-                     &response_, [this](grpc::Status s) {
-                       if (s.ok()) {
-                         StartWriteAndFinish(&response_, grpc::WriteOptions(), s);
-                       } else {
-                         Finish(std::move(s));
-                       }
-                     });
-  }
-  // Safe before, during or after the backend call: a context cancelled
-  // before its call starts cancels the call when it does.
-  void OnCancel() override { client_ctx_->TryCancel(); }
-  void OnDone() override {
-    if (on_finish_) on_finish_();
-    delete this;
-  }
-
- private:
-  grpc::GenericCallbackServerContext* server_ctx_;
-  std::unique_ptr<grpc::ClientContext> client_ctx_;
-  grpc::GenericStub* stub_;
-  std::function<void()> on_finish_;
-  grpc::ByteBuffer request_;
-  grpc::ByteBuffer response_;
-};
-
 auth::CallInfo CallInfoOf(const grpc::GenericCallbackServerContext& ctx) {
   auth::CallInfo call;
   call.method = ctx.method();
@@ -223,18 +173,6 @@ std::string Forwarder::PackageOf(const std::string& method) {
   size_t dot = service.rfind('.');
   if (dot == std::string::npos) return "";
   return service.substr(0, dot);
-}
-
-bool Forwarder::IsUnary(const std::string& method) {
-  // "/pkg.Service/Method" -> "pkg.Service.Method"
-  if (method.size() < 4 || method[0] != '/') return false;
-  std::string full = method.substr(1);
-  size_t slash = full.find('/');
-  if (slash == std::string::npos) return false;
-  full[slash] = '.';
-  const google::protobuf::MethodDescriptor* m =
-      google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full);
-  return m != nullptr && !m->client_streaming() && !m->server_streaming();
 }
 
 grpc::ServerGenericBidiReactor* Forwarder::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
@@ -284,10 +222,6 @@ grpc::ServerGenericBidiReactor* Forwarder::CreateReactor(grpc::GenericCallbackSe
     std::string subject = principal->subject();
     std::shared_ptr<RateLimiter> limiter = limiter_;
     on_finish = [limiter, subject] { limiter->EndQuery(subject); };
-  }
-  if (IsUnary(method)) {
-    return new UnaryProxyCall(ctx, std::move(client_ctx), stub->second.get(),
-                              std::move(on_finish));
   }
   auto* proxy = new ProxyCall(ctx, std::move(client_ctx), std::move(on_finish));
   return proxy->Start(*stub->second);

@@ -6,8 +6,7 @@
 //   - signs a short-lived identity assertion for the backend (Ed25519),
 //   - opens the same method on the owning backend over mTLS with the
 //     caller's deadline (or a default) and cancellation propagated,
-//   - forwards a unary call as one unary call, and pumps the messages of
-//     client, server and bidi streaming calls both ways.
+//   - pumps messages both ways (unary, client, server and bidi streaming).
 // Service-internal RPCs are never forwarded, even if a role somehow held them.
 //
 // Thread-safe; one ProxyCall object per call, deleted when both sides finish.
@@ -50,10 +49,6 @@ class Forwarder : public grpc::CallbackGenericService {
   // The package of a method path ("/datalab.query.v1.QueryService/RunQuery"
   // -> "datalab.query.v1"), empty when malformed.
   static std::string PackageOf(const std::string& method);
-
-  // Whether a method path names a known unary method (one request, one
-  // response), which is forwarded as a unary call rather than as a stream.
-  static bool IsUnary(const std::string& method);
 
  private:
   std::shared_ptr<auth::Authenticator> authenticator_;

@@ -314,43 +314,6 @@ TEST_F(GatewayTest, ClientCancellationOfAUnaryCallReachesTheBackend) {
   EXPECT_TRUE(catalogue_->cancelled);
 }
 
-// A raw caller that opens a unary method and half-closes without sending a
-// request gets a clear refusal, and the gateway stays up for the next call.
-TEST_F(GatewayTest, AUnaryMethodWithoutARequestIsRefused) {
-  grpc::GenericStub generic(channel_);
-  auto ctx = Ctx(Token("alice", {"researcher"}));
-  grpc::CompletionQueue cq;
-  auto call = generic.PrepareCall(ctx.get(), "/datalab.catalogue.v1.CatalogueService/GetTrustFloor", &cq);
-  void* tag = nullptr;
-  bool ok = false;
-  call->StartCall(reinterpret_cast<void*>(1));
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  ASSERT_TRUE(ok);
-  call->WritesDone(reinterpret_cast<void*>(2));
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(3));
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("exactly one request"));
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {}
-
-  auto stub = cat::CatalogueService::NewStub(channel_);
-  cat::TrustFloor floor;
-  auto again = Ctx(Token("alice", {"researcher"}));
-  EXPECT_TRUE(stub->GetTrustFloor(again.get(), {}, &floor).ok());
-}
-
-TEST(ForwarderTest, TellsUnaryMethodsFromStreamingOnes) {
-  EXPECT_TRUE(Forwarder::IsUnary("/datalab.catalogue.v1.CatalogueService/GetTrustFloor"));
-  EXPECT_FALSE(Forwarder::IsUnary("/datalab.ingestion.v1.IngestionService/Upload"));
-  EXPECT_FALSE(Forwarder::IsUnary("/datalab.catalogue.v1.CatalogueService/NoSuchMethod"));
-  EXPECT_FALSE(Forwarder::IsUnary("datalab.catalogue.v1.CatalogueService/GetTrustFloor"));
-  EXPECT_FALSE(Forwarder::IsUnary("/"));
-  EXPECT_FALSE(Forwarder::IsUnary(""));
-}
-
 TEST_F(GatewayTest, RateLimitSaysWhenToRetry) {
   auto stub = cat::CatalogueService::NewStub(channel_);
   std::string token = Token("busy", {"researcher"});
