@@ -55,6 +55,22 @@ absl::StatusOr<StringColumn> StringColumn::Open(const query::v1::ColumnValues& v
 
 StringColumnBuilder::StringColumnBuilder() : index_(0, Hash{this}, Eq{this}) {}
 
+void StringColumnBuilder::Reserve(size_t rows, size_t distinct, size_t entry_bytes) {
+  codes_.reserve(rows);
+  if (distinct == 0) return;
+  index_.reserve(distinct);
+  ends_.reserve(distinct);
+  const size_t bytes = distinct * entry_bytes;
+  if (bytes > data_.capacity()) {
+    // As in Intern: the old buffer is zeroed before it is freed.
+    std::string grown;
+    grown.reserve(bytes);
+    grown.append(data_);
+    std::fill(data_.begin(), data_.end(), '\0');
+    data_.swap(grown);
+  }
+}
+
 uint32_t StringColumnBuilder::Intern(std::string_view s) {
   auto it = index_.find(s);
   if (it != index_.end()) return *it;

@@ -71,7 +71,10 @@ class StringColumnBuilder {
   StringColumnBuilder(const StringColumnBuilder&) = delete;
   StringColumnBuilder& operator=(const StringColumnBuilder&) = delete;
 
-  void Reserve(size_t rows) { codes_.reserve(rows); }
+  // Room for `rows` rows and, for columns of mostly distinct values such as
+  // identifiers, `distinct` entries of `entry_bytes` bytes each, so a batch
+  // does not regrow (and rehash) as it fills.
+  void Reserve(size_t rows, size_t distinct = 0, size_t entry_bytes = 0);
   // The code of `s`, adding it to the dictionary when new.
   uint32_t Intern(std::string_view s);
   void Append(std::string_view s) { codes_.push_back(Intern(s)); }

@@ -61,6 +61,28 @@ TEST(StringColumnBuilder, ManyEntriesStayDistinct) {
   for (int i = 0; i < 5000; ++i) EXPECT_EQ(b.entry(b.codes()[i]), std::to_string(i));
 }
 
+// Reserving room, before or after entries exist, keeps every entry and code.
+TEST(StringColumnBuilder, ReserveKeepsEntriesAndCodes) {
+  StringColumnBuilder b;
+  b.Append("A100000000001");
+  b.Reserve(100, 100, 16);
+  b.Append("A100000000002");
+  b.Append("A100000000001");
+  b.Reserve(10, 1000, 64);  // grows the dictionary buffer again
+  for (int i = 0; i < 200; ++i) b.Append("B" + std::to_string(1000 + i));
+  EXPECT_EQ(b.dictionary_size(), 202u);
+  ColumnValues v;
+  v.set_missing(std::string(203, '\0'));
+  b.MoveTo(&v);
+  auto col = StringColumn::Open(v, 203, "pupil");
+  ASSERT_TRUE(col.ok()) << col.status();
+  EXPECT_EQ(col->at(0), "A100000000001");
+  EXPECT_EQ(col->at(1), "A100000000002");
+  EXPECT_EQ(col->at(2), "A100000000001");
+  EXPECT_EQ(col->at(3), "B1000");
+  EXPECT_EQ(col->at(202), "B1199");
+}
+
 TEST(StringColumn, PlainForm) {
   ColumnValues v;
   v.add_strings("a");

@@ -65,7 +65,7 @@ class CompiledSchema {
   // Stored columns including the two system columns at the end.
   const std::vector<query::v1::StoredColumn>& stored_columns() const { return stored_; }
   int subject_column() const { return subject_column_; }  // -1 if none
-  std::vector<int> period_columns() const { return period_columns_; }
+  const std::vector<int>& period_columns() const { return period_columns_; }
   int summary_column() const { return summary_column_; }  // -1 if none
   bool IsSummaryValue(std::string_view trimmed) const {
     return summary_values_.contains(std::string(trimmed));

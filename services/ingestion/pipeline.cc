@@ -5,6 +5,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,6 +20,10 @@ namespace datalab::ingestion {
 namespace {
 
 namespace cv1 = ::datalab::common::v1;
+
+// Room reserved per row of an identifier column's dictionary (a UPN is 13
+// characters, a ULN 10); only a hint, longer values still fit.
+constexpr size_t kIdentifierBytes = 16;
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -137,7 +142,10 @@ RowPipeline::RowPipeline(const CompiledSchema* schema, const PipelineOptions& op
   ResetBatch();
 }
 
-RowPipeline::~RowPipeline() { Abandon(); }
+RowPipeline::~RowPipeline() {
+  Abandon();
+  std::fill(subject_key_.begin(), subject_key_.end(), '\0');
+}
 
 void RowPipeline::ResetBatch() {
   const auto& stored = schema_->stored_columns();
@@ -145,14 +153,19 @@ void RowPipeline::ResetBatch() {
   pending_ = std::make_unique<Pending>();
   Pending& p = *pending_;
   p.strings.resize(n);
+  // Room for a full batch up front, so columns do not regrow as it fills.
+  const auto rows = static_cast<size_t>(options_.batch_rows);
   for (size_t i = 0; i < n; ++i) {
-    p.batch.add_columns();
+    query::v1::ColumnValues* col = p.batch.add_columns();
     switch (stored[i].type()) {
       case cv1::INTEGER:
       case cv1::DATE:
       case cv1::BOOLEAN:
+        col->mutable_ints()->Reserve(static_cast<int>(rows));
+        break;
       case cv1::DECIMAL:
       case cv1::PERCENTAGE:
+        col->mutable_doubles()->Reserve(static_cast<int>(rows));
         break;
       default:
         p.strings[i] = std::make_unique<rowbatch::StringColumnBuilder>();
@@ -160,10 +173,19 @@ void RowPipeline::ResetBatch() {
   }
   for (const CompiledColumn& cc : schema_->columns()) {
     if (cc.stored_index < 0 || p.strings[cc.stored_index] == nullptr) continue;
-    if (cc.type != cv1::CODE || cc.treatment != cv1::KEEP) continue;
-    for (const std::string& code : cc.code_list) p.strings[cc.stored_index]->Intern(code);
+    rowbatch::StringColumnBuilder& b = *p.strings[cc.stored_index];
+    // An identifier column's dictionary holds about one entry per row.
+    if (cc.treatment == cv1::PSEUDONYMISE) {
+      b.Reserve(rows, rows, kIdentifierBytes);
+    } else {
+      b.Reserve(rows);
+    }
+    if (cc.type == cv1::CODE && cc.treatment == cv1::KEEP) {
+      for (const std::string& code : cc.code_list) b.Intern(code);
+    }
   }
   p.missing.assign(n, std::string());
+  for (std::string& m : p.missing) m.reserve(rows);
   p.any_missing.assign(n, false);
 }
 
@@ -441,19 +463,27 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
   // One record per subject per period.
   if (!bad && schema_->schema().unique_subject_per_period() && schema_->subject_column() >= 0 &&
       row_[schema_->subject_column()].kind == Cell::kString) {
-    std::string key = row_[schema_->subject_column()].s;
-    const auto periods = schema_->period_columns();
+    // Built in a scratch string that keeps its capacity from row to row
+    // (and is wiped at the end: it holds identifiers).
+    std::string& key = subject_key_;
+    key.assign(row_[schema_->subject_column()].s);
+    const std::vector<int>& periods = schema_->period_columns();
     if (periods.empty()) {
       absl::StrAppend(&key, "\x1f", options_.period);
     }
     for (int pc : periods) {
       const Cell& p = row_[pc];
-      absl::StrAppend(&key, "\x1f", p.kind == Cell::kString ? p.s
-                                    : p.kind == Cell::kInt  ? std::to_string(p.i)
-                                    : p.kind == Cell::kDouble ? absl::StrCat(p.d)
-                                                              : "");
+      if (p.kind == Cell::kString) {
+        absl::StrAppend(&key, "\x1f", p.s);
+      } else if (p.kind == Cell::kInt) {
+        absl::StrAppend(&key, "\x1f", p.i);
+      } else if (p.kind == Cell::kDouble) {
+        absl::StrAppend(&key, "\x1f", p.d);
+      } else {
+        key.push_back('\x1f');
+      }
     }
-    uint64_t h = std::hash<std::string>()(key);
+    const uint64_t h = absl::Hash<absl::string_view>()(absl::string_view(key.data(), key.size()));
     if (!seen_.insert(h).second) {
       ++duplicate_subject_rows_;
       AddError(row_no, line, schema_->columns()[schema_->subject_column()].column.name(),

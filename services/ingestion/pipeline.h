@@ -220,6 +220,7 @@ class RowPipeline {
   std::future<absl::Status> writing_;
 
   absl::flat_hash_set<uint64_t> seen_;  // hash(subject, period)
+  std::string subject_key_;  // scratch for the key hashed into seen_
   int64_t duplicate_subject_rows_ = 0;
 
   v1::ValidationReport report_;
