@@ -829,6 +829,7 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
     running_pipeline_.reset();
   };
 
+  const absl::Time load_start = absl::Now();
   int64_t chunks = 0;
   absl::Status s = ForEachPlainChunk(upload, [&](std::string_view c) -> absl::Status {
     if (cancel_running_.load()) return absl::CancelledError("job cancelled");
@@ -871,8 +872,15 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
   query::v1::CommitVersion commit;
   commit.set_total_rows(pipeline->rows_loaded());
   commit.set_content_sha256(pipeline->content_sha256());
+  const absl::Time commit_start = absl::Now();
   ASSIGN_OR_RETURN(query::v1::WriteDatasetVersionResponse resp, writer->Commit(commit));
   RETURN_IF_ERROR(Failpoint("store_committed"));
+  // Counts and times only, for operators sizing the lab.
+  log::Info("job loaded",
+            {{"job", job->name()},
+             {"rows", absl::StrCat(pipeline->rows_loaded())},
+             {"load_ms", absl::StrCat(absl::ToInt64Milliseconds(commit_start - load_start))},
+             {"store_commit_ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - commit_start))}});
 
   // Build the catalogue registration now, while the numbers are at hand,
   // and persist it with the step so a restart only has to send it.
