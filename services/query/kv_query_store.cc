@@ -9,8 +9,10 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -875,6 +877,15 @@ absl::string_view KvQueryStore::KeepPseudonym(std::string_view pseudonym) {
   return absl::string_view(p, pseudonym.size());
 }
 
+size_t KvQueryStore::SubjectHash::operator()(absl::string_view s) const {
+  if (s.size() < 16) return absl::Hash<absl::string_view>()(s);
+  uint64_t head;
+  uint64_t tail;
+  std::memcpy(&head, s.data(), sizeof head);
+  std::memcpy(&tail, s.data() + s.size() - sizeof tail, sizeof tail);
+  return absl::Hash<std::tuple<uint64_t, uint64_t, size_t>>()({head, tail, s.size()});
+}
+
 absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>& pseudonyms,
                                             std::vector<uint32_t>* ids) {
   ids->assign(pseudonyms.size(), 0);
@@ -883,7 +894,17 @@ absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>&
   std::string log;  // the new subjects, in id order
   std::vector<std::string_view> added;
   subjects_.reserve(subjects_.size() + pseudonyms.size());
+  // The table outgrows the caches on a big load, so each look-up would wait
+  // on memory: ask for the slots a few keys ahead while this one is handled.
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < pseudonyms.size() && i < kAhead; ++i) {
+    subjects_.prefetch(absl::string_view(pseudonyms[i].data(), pseudonyms[i].size()));
+  }
   for (size_t i = 0; i < pseudonyms.size(); ++i) {
+    if (i + kAhead < pseudonyms.size()) {
+      const std::string_view next = pseudonyms[i + kAhead];
+      subjects_.prefetch(absl::string_view(next.data(), next.size()));
+    }
     if (pseudonyms[i].empty()) continue;
     const absl::string_view key(pseudonyms[i].data(), pseudonyms[i].size());
     bool is_new = false;
