@@ -123,13 +123,21 @@ absl::Status GrpcPseudonymiser::Pseudonymise(const std::string& domain, const st
     req.set_domain(domain);
     req.set_job(job);
     req.set_packed_response(true);
-    req.mutable_identifiers()->Reserve(static_cast<int>(end - start));
+    // Packed: one blob and its ends, not a protobuf string per identifier.
+    size_t bytes = 0;
+    for (size_t i = start; i < end; ++i) bytes += identifiers[i].size();
+    std::string* blob = req.mutable_packed_identifiers();
+    blob->reserve(bytes);
+    auto* ends = req.mutable_packed_identifier_ends();
+    ends->Reserve(static_cast<int>(end - start));
     for (size_t i = start; i < end; ++i) {
-      req.add_identifiers(identifiers[i].data(), identifiers[i].size());
+      blob->append(identifiers[i].data(), identifiers[i].size());
+      ends->Add(static_cast<uint32_t>(blob->size()));
     }
     pseudonymisation::v1::PseudonymiseResponse resp;
     auto ctx = Ctx(deadline_);
     grpc::Status s = stub_->Pseudonymise(ctx.get(), req, &resp);
+    std::fill(blob->begin(), blob->end(), '\0');  // raw identifiers
     req.Clear();
     if (!s.ok()) return Named(s, "pseudonymisation");
     RETURN_IF_ERROR(AppendPackedAnswer(resp, start, end - start, out));

@@ -98,6 +98,28 @@ int32_t TrailingVersion(const std::string& s) {
   return absl::SimpleAtoi(tail, &v) ? v : 0;
 }
 
+// The packed form of PseudonymiseRequest: ends that never decrease and
+// account for every byte of the blob.
+absl::Status CheckPackedIdentifiers(const v1::PseudonymiseRequest& req) {
+  const auto& ends = req.packed_identifier_ends();
+  const size_t size = req.packed_identifiers().size();
+  uint32_t previous = 0;
+  for (int i = 0; i < ends.size(); ++i) {
+    if (ends[i] < previous) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "packed_identifier_ends: entry ", i, " (", ends[i], ") is before entry ", i - 1,
+          " (", previous, ")"));
+    }
+    previous = ends[i];
+  }
+  if (previous != size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "packed_identifier_ends: the last end is ", previous, " but packed_identifiers holds ",
+        size, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string DomainName(std::string_view domain_id) {
@@ -355,11 +377,25 @@ absl::Status Pseudonymisation::Pseudonymise(const v1::PseudonymiseRequest& req,
   // A reversible domain keeps every identifier it pseudonymises in its vault:
   // re-identification under dual control must work whoever loaded the data.
   const bool keep_in_vault = domain.reversible();
-  const int n = req.identifiers_size();
+  const bool packed_in =
+      !req.packed_identifiers().empty() || req.packed_identifier_ends_size() > 0;
+  if (packed_in && req.identifiers_size() > 0) {
+    return absl::InvalidArgumentError(
+        "send identifiers or packed_identifiers with packed_identifier_ends, not both");
+  }
+  const int n = packed_in ? req.packed_identifier_ends_size() : req.identifiers_size();
   if (n > kMaxBatchItems) {
     return absl::InvalidArgumentError(
         absl::StrCat("identifiers: at most ", kMaxBatchItems, " per message, found ", n));
   }
+  if (packed_in) RETURN_IF_ERROR(CheckPackedIdentifiers(req));
+  // Identifier i of either form.
+  auto identifier = [&req, packed_in](int i) -> std::string_view {
+    if (!packed_in) return req.identifiers(i);
+    const uint32_t begin = i == 0 ? 0 : req.packed_identifier_ends(i - 1);
+    return std::string_view(req.packed_identifiers()).substr(
+        begin, req.packed_identifier_ends(i) - begin);
+  };
   // Clear() keeps the allocated PseudonymResult objects for reuse.
   resp->mutable_results()->Clear();
   resp->clear_packed_pseudonyms();
@@ -382,7 +418,7 @@ absl::Status Pseudonymisation::Pseudonymise(const v1::PseudonymiseRequest& req,
   }
   char buf[kPseudonymChars];
   for (int i = 0; i < n; ++i) {
-    const std::string& raw = req.identifiers(i);
+    const std::string_view raw = identifier(i);
     absl::Status valid = NormaliseIdentifier(domain.kind(), raw, &norm);
     char* out = packed ? packed + static_cast<size_t>(i) * kPseudonymChars : buf;
     v1::PseudonymResult* r = packed ? nullptr : resp->add_results();

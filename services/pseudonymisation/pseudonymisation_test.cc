@@ -255,6 +255,67 @@ TEST_F(PseudonymisationTest, BatchGivesPerItemErrorsWithoutIdentifiers) {
   EXPECT_THAT(Run(*domain_, "domains/none", {kUpn}), StatusIs(absl::StatusCode::kNotFound));
 }
 
+// Identifiers sent packed (one blob and its ends) get the same answers as
+// one protobuf string each; a malformed packing is refused whole.
+TEST_F(PseudonymisationTest, PackedIdentifiersGetTheSameAnswers) {
+  MakeDomain(*domain_, "pupil", v1::UPN, false);
+  const std::vector<std::string> ids = {kUpn, "A801200005001", " b801200005001 ", "", "junk"};
+  auto plain = Run(*domain_, "domains/pupil", ids, false, true);
+  ASSERT_THAT(plain, IsOk());
+
+  auto packed_request = [&](const std::vector<std::string>& items) {
+    v1::PseudonymiseRequest req;
+    req.set_domain("domains/pupil");
+    req.set_packed_response(true);
+    for (const auto& i : items) {
+      req.mutable_packed_identifiers()->append(i);
+      req.add_packed_identifier_ends(static_cast<uint32_t>(req.packed_identifiers().size()));
+    }
+    return req;
+  };
+  auto call = [&](const v1::PseudonymiseRequest& req) -> absl::StatusOr<v1::PseudonymiseResponse> {
+    v1::PseudonymiseResponse resp;
+    BatchCounts counts;
+    absl::Status s = domain_->Pseudonymise(req, &resp, &counts);
+    if (!s.ok()) return s;
+    return resp;
+  };
+  auto packed = call(packed_request(ids));
+  ASSERT_THAT(packed, IsOk());
+  EXPECT_EQ(packed->packed_pseudonyms(), plain->packed_pseudonyms());
+  ASSERT_EQ(packed->errors_size(), plain->errors_size());
+  for (int i = 0; i < packed->errors_size(); ++i) {
+    EXPECT_EQ(packed->errors(i).index(), plain->errors(i).index());
+    EXPECT_EQ(packed->errors(i).error(), plain->errors(i).error());
+  }
+
+  // Both forms at once.
+  v1::PseudonymiseRequest both = packed_request(ids);
+  both.add_identifiers(kUpn);
+  EXPECT_THAT(call(both), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not both")));
+  // Ends that go backwards, stop short of the blob, or run past it.
+  v1::PseudonymiseRequest backwards = packed_request(ids);
+  backwards.set_packed_identifier_ends(1, 3);
+  EXPECT_THAT(call(backwards),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is before entry 0")));
+  v1::PseudonymiseRequest short_ends = packed_request(ids);
+  short_ends.mutable_packed_identifiers()->append("X");
+  EXPECT_THAT(call(short_ends),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("the last end")));
+  v1::PseudonymiseRequest past = packed_request(ids);
+  past.set_packed_identifier_ends(4, 1000);
+  EXPECT_THAT(call(past), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1000")));
+  v1::PseudonymiseRequest no_ends;
+  no_ends.set_domain("domains/pupil");
+  no_ends.set_packed_identifiers(kUpn);
+  EXPECT_THAT(call(no_ends), StatusIs(absl::StatusCode::kInvalidArgument));
+  // No refusal names an identifier.
+  for (const auto* r : {&both, &backwards, &short_ends, &past, &no_ends}) {
+    auto s = call(*r);
+    EXPECT_THAT(std::string(s.status().message()), Not(HasSubstr("801200005001")));
+  }
+}
+
 TEST_F(PseudonymisationTest, ReusedResponseObjectIsResetBetweenBatches) {
   MakeDomain(*domain_, "pupil", v1::UPN, false);
   v1::PseudonymiseRequest req;
