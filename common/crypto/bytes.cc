@@ -51,6 +51,12 @@ void SecureBytes::Clear() {
   size_ = 0;
 }
 
+void WipeString(std::string* s) {
+  s->resize(s->capacity());
+  if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+  s->clear();
+}
+
 bool operator==(const SecureBytes& a, const SecureBytes& b) {
   return ConstantTimeEquals(a.view(), b.view());
 }

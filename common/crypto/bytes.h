@@ -130,6 +130,11 @@ absl::Status RandomFill(absl::Span<uint8_t> out);
 // treated as public).
 bool ConstantTimeEquals(ByteView a, ByteView b);
 
+// Overwrites every byte `s` holds, up to its capacity, in a way the
+// compiler may not drop (OPENSSL_cleanse), then empties it. For strings
+// that held raw identifiers.
+void WipeString(std::string* s);
+
 }  // namespace datalab::crypto
 
 #endif  // DATALAB_COMMON_CRYPTO_BYTES_H_

@@ -7,6 +7,23 @@
 
 namespace datalab::rowbatch {
 
+absl::Status CheckPackedEnds(absl::Span<const uint32_t> ends, size_t data_size) {
+  uint32_t previous = 0;
+  for (size_t i = 0; i < ends.size(); ++i) {
+    if (ends[i] < previous) {
+      return absl::InvalidArgumentError(absl::StrCat("entry ", i, " (", ends[i],
+                                                     ") is before entry ", i - 1, " (",
+                                                     previous, ")"));
+    }
+    previous = ends[i];
+  }
+  if (previous != data_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the last end is ", previous, " but the data holds ", data_size, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<StringColumn> StringColumn::Open(const query::v1::ColumnValues& v, int64_t rows,
                                                 const std::string& column) {
   const bool coded = v.codes_size() > 0 || v.dictionary_ends_size() > 0 ||
@@ -26,17 +43,10 @@ absl::StatusOr<StringColumn> StringColumn::Open(const query::v1::ColumnValues& v
     return absl::InvalidArgumentError(
         absl::StrCat("column ", column, ": ", v.codes_size(), " codes for ", rows, " rows"));
   }
-  uint32_t prev = 0;
-  for (uint32_t end : v.dictionary_ends()) {
-    if (end < prev) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("column ", column, ": dictionary ends are not ascending"));
-    }
-    prev = end;
-  }
-  if (prev != v.dictionary_data().size()) {
+  if (absl::Status s = CheckPackedEnds(v.dictionary_ends(), v.dictionary_data().size());
+      !s.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("column ", column, ": dictionary ends do not match its data"));
+        absl::StrCat("column ", column, ": dictionary_ends: ", s.message()));
   }
   const uint32_t size = static_cast<uint32_t>(v.dictionary_ends_size());
   const std::string& missing = v.missing();

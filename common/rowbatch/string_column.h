@@ -21,10 +21,27 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "datalab/query/v1/query.pb.h"
 
 namespace datalab::rowbatch {
+
+// Strings packed as one blob and the end of each: string i is
+// data[ends[i-1], ends[i]) with ends[-1] = 0. Dictionary-coded columns and
+// packed pseudonymisation requests both travel so.
+//
+// OK when the ends never decrease and the last is the blob's size (no ends
+// and an empty blob is zero strings); otherwise INVALID_ARGUMENT saying
+// which entry or the size is wrong, never any content.
+absl::Status CheckPackedEnds(absl::Span<const uint32_t> ends, size_t data_size);
+// String i of a checked packing.
+inline std::string_view PackedAt(std::string_view data, absl::Span<const uint32_t> ends,
+                                 size_t i) {
+  const uint32_t begin = i == 0 ? 0 : ends[i - 1];
+  return data.substr(begin, ends[i] - begin);
+}
 
 class StringColumn {
  public:
@@ -40,9 +57,7 @@ class StringColumn {
   // Coded form only.
   size_t dictionary_size() const { return static_cast<size_t>(v_->dictionary_ends_size()); }
   std::string_view entry(size_t i) const {
-    const auto& ends = v_->dictionary_ends();
-    const uint32_t begin = i == 0 ? 0 : ends[static_cast<int>(i) - 1];
-    return std::string_view(v_->dictionary_data()).substr(begin, ends[static_cast<int>(i)] - begin);
+    return PackedAt(v_->dictionary_data(), v_->dictionary_ends(), i);
   }
   uint32_t code(int64_t r) const { return v_->codes(static_cast<int>(r)); }
   // The row's string; "" for a missing row whose code is out of range.

@@ -83,6 +83,22 @@ TEST(StringColumnBuilder, ReserveKeepsEntriesAndCodes) {
   EXPECT_EQ(col->at(202), "B1199");
 }
 
+TEST(PackedStrings, EndsAreCheckedAndCut) {
+  const std::vector<uint32_t> ends = {3, 3, 7};
+  EXPECT_TRUE(CheckPackedEnds(ends, 7).ok());
+  EXPECT_EQ(PackedAt("abcdefg", ends, 0), "abc");
+  EXPECT_EQ(PackedAt("abcdefg", ends, 1), "");
+  EXPECT_EQ(PackedAt("abcdefg", ends, 2), "defg");
+  EXPECT_TRUE(CheckPackedEnds({}, 0).ok());
+  auto backwards = CheckPackedEnds(std::vector<uint32_t>{3, 2, 7}, 7);
+  EXPECT_EQ(backwards.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backwards.message(), "entry 1 (2) is before entry 0 (3)");
+  EXPECT_EQ(CheckPackedEnds(ends, 8).message(), "the last end is 7 but the data holds 8 bytes");
+  EXPECT_EQ(CheckPackedEnds({}, 1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckPackedEnds(std::vector<uint32_t>{9}, 7).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(StringColumn, PlainForm) {
   ColumnValues v;
   v.add_strings("a");

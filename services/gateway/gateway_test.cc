@@ -48,6 +48,7 @@ class Catalogue : public cat::CatalogueService::Service {
   grpc::Status GetDataset(grpc::ServerContext* ctx, const cat::GetDatasetRequest* req,
                           cat::Dataset*) override {
     if (req->name() == "datasets/slow") {
+      slow_started = true;
       for (int i = 0; i < 100 && !ctx->IsCancelled(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
@@ -56,6 +57,7 @@ class Catalogue : public cat::CatalogueService::Service {
     }
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "dataset " + req->name() + " not found");
   }
+  std::atomic<bool> slow_started{false};
   std::atomic<bool> cancelled{false};
 
  private:
@@ -299,8 +301,12 @@ TEST_F(GatewayTest, DeadlineAndCancellationReachTheBackend) {
 TEST_F(GatewayTest, ClientCancellationOfAUnaryCallReachesTheBackend) {
   auto stub = cat::CatalogueService::NewStub(channel_);
   auto ctx = Ctx(Token("alice", {"researcher"}));
+  // Cancel once the call is running in the backend (not before it gets
+  // there, which would test nothing on a slow machine).
   std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (int i = 0; i < 500 && !catalogue_->slow_started; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     ctx->TryCancel();
   });
   cat::GetDatasetRequest req;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/bytes.h"
 #include "common/status/grpc_status.h"
 #include "common/status/status_macros.h"
 
@@ -137,7 +138,7 @@ absl::Status GrpcPseudonymiser::Pseudonymise(const std::string& domain, const st
     pseudonymisation::v1::PseudonymiseResponse resp;
     auto ctx = Ctx(deadline_);
     grpc::Status s = stub_->Pseudonymise(ctx.get(), req, &resp);
-    std::fill(blob->begin(), blob->end(), '\0');  // raw identifiers
+    crypto::WipeString(blob);  // raw identifiers
     req.Clear();
     if (!s.ok()) return Named(s, "pseudonymisation");
     RETURN_IF_ERROR(AppendPackedAnswer(resp, start, end - start, out));
@@ -149,6 +150,13 @@ absl::Status AppendPackedAnswer(const pseudonymisation::v1::PseudonymiseResponse
                                 size_t start, size_t n, PseudonymBatch* out) {
   // Packed form: fixed-width pseudonyms concatenated, errors by index.
   const std::string& packed = resp.packed_pseudonyms();
+  if (n > 0 && packed.empty() && resp.errors_size() == 0 && resp.results_size() == 0) {
+    // What a pseudonymisation service older than the packed request
+    // answers: it saw no identifiers.
+    return absl::FailedPreconditionError(
+        "pseudonymisation answered no identifiers: it is older than this ingestion service "
+        "(upgrade pseudonymisation first)");
+  }
   if (n == 0 || packed.size() % n != 0 || resp.results_size() != 0) {
     return absl::InternalError("pseudonymisation: wrong number of results");
   }

@@ -40,10 +40,14 @@ TEST(PackedAnswer, CallsAddUpAndErrorsKeepTheirBatchIndex) {
 
 TEST(PackedAnswer, AnswersThatDoNotFitAreRefusedWhole) {
   PseudonymBatch out;
-  // Not a whole number of pseudonyms, or none at all.
+  // Not a whole number of pseudonyms.
   EXPECT_THAT(AppendPackedAnswer(Packed("aaabb"), 0, 2, &out),
               StatusIs(absl::StatusCode::kInternal));
-  EXPECT_THAT(AppendPackedAnswer(Packed(""), 0, 2, &out), StatusIs(absl::StatusCode::kInternal));
+  // None at all, as a pseudonymisation service older than packed requests
+  // answers (it sees no identifiers): said so, with what to do.
+  EXPECT_THAT(AppendPackedAnswer(Packed(""), 0, 2, &out),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("upgrade pseudonymisation first")));
   // The unpacked form answers a request that asked for packing.
   pv1::PseudonymiseResponse unpacked = Packed("aaabbb");
   unpacked.add_results()->set_pseudonym("aaa");

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/crypto/bytes.h"
 #include "common/crypto/encoding.h"
 #include "common/identifiers/uln.h"
 #include "common/identifiers/upn.h"
@@ -139,12 +140,13 @@ RowPipeline::RowPipeline(const CompiledSchema* schema, const PipelineOptions& op
     const std::string& n = schema_->columns()[i].column.name();
     if (n == "urn" || n == "school_urn") school_urn_column_ = static_cast<int>(i);
   }
+  subject_key_.reserve(256);
   ResetBatch();
 }
 
 RowPipeline::~RowPipeline() {
   Abandon();
-  std::fill(subject_key_.begin(), subject_key_.end(), '\0');
+  crypto::WipeString(&subject_key_);
 }
 
 void RowPipeline::ResetBatch() {
@@ -464,7 +466,8 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
   if (!bad && schema_->schema().unique_subject_per_period() && schema_->subject_column() >= 0 &&
       row_[schema_->subject_column()].kind == Cell::kString) {
     // Built in a scratch string that keeps its capacity from row to row
-    // (and is wiped at the end: it holds identifiers).
+    // (room for any normal key is reserved up front, so it does not leave
+    // copies behind as it grows; it is wiped when the job ends).
     std::string& key = subject_key_;
     key.assign(row_[schema_->subject_column()].s);
     const std::vector<int>& periods = schema_->period_columns();

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/aead.h"
 #include "common/crypto/encoding.h"
+#include "common/rowbatch/string_column.h"
 #include "common/status/grpc_status.h"
 #include "common/status/status_macros.h"
 #include "services/pseudonymisation/normalise.h"
@@ -96,28 +97,6 @@ int32_t TrailingVersion(const std::string& s) {
   if (!tail.empty() && (tail[0] == 'v' || tail[0] == 'V')) tail = tail.substr(1);
   int32_t v = 0;
   return absl::SimpleAtoi(tail, &v) ? v : 0;
-}
-
-// The packed form of PseudonymiseRequest: ends that never decrease and
-// account for every byte of the blob.
-absl::Status CheckPackedIdentifiers(const v1::PseudonymiseRequest& req) {
-  const auto& ends = req.packed_identifier_ends();
-  const size_t size = req.packed_identifiers().size();
-  uint32_t previous = 0;
-  for (int i = 0; i < ends.size(); ++i) {
-    if (ends[i] < previous) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "packed_identifier_ends: entry ", i, " (", ends[i], ") is before entry ", i - 1,
-          " (", previous, ")"));
-    }
-    previous = ends[i];
-  }
-  if (previous != size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "packed_identifier_ends: the last end is ", previous, " but packed_identifiers holds ",
-        size, " bytes"));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -388,13 +367,18 @@ absl::Status Pseudonymisation::Pseudonymise(const v1::PseudonymiseRequest& req,
     return absl::InvalidArgumentError(
         absl::StrCat("identifiers: at most ", kMaxBatchItems, " per message, found ", n));
   }
-  if (packed_in) RETURN_IF_ERROR(CheckPackedIdentifiers(req));
+  if (packed_in) {
+    if (absl::Status e = rowbatch::CheckPackedEnds(req.packed_identifier_ends(),
+                                                   req.packed_identifiers().size());
+        !e.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("packed_identifier_ends: ", e.message()));
+    }
+  }
   // Identifier i of either form.
   auto identifier = [&req, packed_in](int i) -> std::string_view {
     if (!packed_in) return req.identifiers(i);
-    const uint32_t begin = i == 0 ? 0 : req.packed_identifier_ends(i - 1);
-    return std::string_view(req.packed_identifiers()).substr(
-        begin, req.packed_identifier_ends(i) - begin);
+    return rowbatch::PackedAt(req.packed_identifiers(), req.packed_identifier_ends(),
+                              static_cast<size_t>(i));
   };
   // Clear() keeps the allocated PseudonymResult objects for reuse.
   resp->mutable_results()->Clear();

@@ -9,10 +9,8 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -875,15 +873,6 @@ absl::string_view KvQueryStore::KeepPseudonym(std::string_view pseudonym) {
   char* p = google::protobuf::Arena::CreateArray<char>(&subject_arena_, pseudonym.size());
   std::memcpy(p, pseudonym.data(), pseudonym.size());
   return absl::string_view(p, pseudonym.size());
-}
-
-size_t KvQueryStore::SubjectHash::operator()(absl::string_view s) const {
-  if (s.size() < 16) return absl::Hash<absl::string_view>()(s);
-  uint64_t head;
-  uint64_t tail;
-  std::memcpy(&head, s.data(), sizeof head);
-  std::memcpy(&tail, s.data() + s.size() - sizeof tail, sizeof tail);
-  return absl::Hash<std::tuple<uint64_t, uint64_t, size_t>>()({head, tail, s.size()});
 }
 
 absl::Status KvQueryStore::AssignSubjectIds(const std::vector<std::string_view>& pseudonyms,

@@ -116,16 +116,7 @@ class KvQueryStore : public QueryStore {
     return o;
   }
   google::protobuf::Arena subject_arena_ ABSL_GUARDED_BY(subjects_mu_){SubjectArenaOptions()};
-  // Pseudonyms are HMAC outputs in base32, so their first and last eight
-  // characters are already random: mixing those (and the length) is as good
-  // as hashing every byte and costs a fraction of it, for the millions of
-  // look-ups of a load. Equal keys still hash equally, so any other key is
-  // only slower, never wrong; short keys are hashed whole.
-  struct SubjectHash {
-    size_t operator()(absl::string_view s) const;
-  };
-  absl::flat_hash_map<absl::string_view, uint32_t, SubjectHash> subjects_
-      ABSL_GUARDED_BY(subjects_mu_);
+  absl::flat_hash_map<absl::string_view, uint32_t> subjects_ ABSL_GUARDED_BY(subjects_mu_);
   uint32_t next_subject_ ABSL_GUARDED_BY(subjects_mu_) = 0;
 
   absl::Mutex commit_mu_;  // serialises commits, erasures, ε debits, key creation

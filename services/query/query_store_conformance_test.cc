@@ -387,9 +387,8 @@ TEST_P(QueryStoreTest, SubjectDictionaryOfEitherFormSurvivesRestart) {
   EXPECT_THAT(KvQueryStore::Open(o), StatusIs(absl::StatusCode::kDataLoss));
 }
 
-// Pseudonym-length keys are hashed by their ends: keys that differ only in
-// the middle collide on purpose here and must still be told apart, in one
-// batch, across versions and after a restart.
+// Pseudonym-length keys that differ only in the middle are distinct
+// subjects, in one batch, across versions and after a restart.
 TEST_P(QueryStoreTest, PseudonymsThatShareTheirEndsAreDistinctSubjects) {
   std::vector<PupilRow> rows;
   for (int i = 0; i < 300; ++i) {
