@@ -240,8 +240,12 @@ absl::StatusOr<std::unique_ptr<Ingestion>> Ingestion::Create(IngestionOptions op
   if (options.staging_key.size() != crypto::Aead::kKeySize) {
     return absl::InvalidArgumentError("the staging key must be 32 bytes");
   }
-  if (options.max_upload_bytes <= 0 || options.batch_rows <= 0) {
-    return absl::InvalidArgumentError("max_upload_bytes and batch_rows must be positive");
+  if (options.max_upload_bytes <= 0) {
+    return absl::InvalidArgumentError("max_upload_bytes must be positive");
+  }
+  if (options.batch_rows <= 0 || options.batch_rows > kMaxBatchRows) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_rows must be between 1 and ",
+                                                   kMaxBatchRows, ", not ", options.batch_rows));
   }
   if (!options.now_ms) {
     options.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };

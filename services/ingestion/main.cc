@@ -21,7 +21,7 @@ ABSL_FLAG(int64_t, max_upload_bytes, int64_t{2} << 30, "largest accepted upload,
 ABSL_FLAG(std::string, staging_key_file, "",
           "file holding the 32-byte staging key (base64) that wraps each upload's data key, "
           "mounted from a secret; default <data_dir>/staging.key, generated 0600 at first start");
-ABSL_FLAG(int64_t, batch_rows, 65536, "rows per batch sent to the query store");
+ABSL_FLAG(int64_t, batch_rows, 65536, "rows per batch sent to the query store (1 to 1048576)");
 
 namespace {
 

@@ -111,7 +111,11 @@ void CompactColumn(query::v1::ColumnValues* c, const std::vector<bool>& keep) {
 absl::StatusOr<std::unique_ptr<RowPipeline>> RowPipeline::Create(
     const CompiledSchema* schema, const PipelineOptions& options,
     Pseudonymiser* pseudonymiser, BatchSink* sink) {
-  if (options.batch_rows <= 0) return absl::InvalidArgumentError("batch_rows must be positive");
+  if (options.batch_rows <= 0 || options.batch_rows > kMaxBatchRows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_rows must be between 1 and ", kMaxBatchRows, ", not ",
+                     options.batch_rows));
+  }
   auto hasher = crypto::Sha256Hasher::Create();
   if (!hasher.ok()) return hasher.status();
   std::unique_ptr<RowPipeline> p(

@@ -88,13 +88,17 @@ class BatchSink {
   virtual absl::Status Write(query::v1::RowBatch* batch) = 0;
 };
 
+// The most rows one batch may hold (a batch's columns are sized for a full
+// batch up front, and protobuf repeated fields are int-indexed).
+inline constexpr int64_t kMaxBatchRows = 1 << 20;
+
 struct PipelineOptions {
   v1::ErrorPolicy policy = v1::REJECT;
   csv::Encoding encoding = csv::Encoding::kAuto;
   std::string school;   // the upload's school URN or "trust-wide"
   std::string period;
   std::string job;      // jobs/{id}, passed to pseudonymisation for audit
-  int64_t batch_rows = 65536;
+  int64_t batch_rows = 65536;  // 1 to kMaxBatchRows
   int max_reported_errors = 1000;
 };
 

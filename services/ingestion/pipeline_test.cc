@@ -196,6 +196,23 @@ TEST(PipelineTest, BatchesOfTheConfiguredSize) {
   EXPECT_EQ(r->pseudo.calls(), 4);  // one call per batch, not per row
 }
 
+TEST(PipelineTest, BatchSizeOutsideItsRangeIsRefused) {
+  auto s = CompiledSchema::Create(PupilSchema().dataset, PupilSchema().schema);
+  ASSERT_THAT(s, IsOk());
+  testing::FakePseudonymiser pseudo;
+  testing::CollectingSink sink;
+  for (int64_t rows : {int64_t{0}, int64_t{-1}, kMaxBatchRows + 1, int64_t{1} << 40}) {
+    PipelineOptions o;
+    o.batch_rows = rows;
+    EXPECT_THAT(RowPipeline::Create(s->get(), o, &pseudo, &sink),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("batch_rows")))
+        << rows;
+  }
+  PipelineOptions o;
+  o.batch_rows = kMaxBatchRows;
+  EXPECT_THAT(RowPipeline::Create(s->get(), o, &pseudo, &sink), IsOk());
+}
+
 TEST(PipelineTest, Windows1252Declared) {
   std::string data = absl::StrCat(kHeader, Row(Upn(1), "Zo\xEB" " O\x92" "Brien,2008-03-14,LS6 2AB,"
                                                        "autumn,Y,55,90,N,1"));
