@@ -98,7 +98,7 @@ class AuditServiceTest : public ::testing::Test {
                                   {dir_.Sub("client.pem"), dir_.Sub("client.key"), dir_.Sub("ca.pem")},
                                   {.server_name_override = "localhost"});
     ASSERT_THAT(ch, IsOk());
-    stub_ = v1::AuditService::NewStub(*ch);
+    audit_ = v1::AuditService::NewStub(*ch);
   }
 
   void TearDown() override {
@@ -116,7 +116,7 @@ class AuditServiceTest : public ::testing::Test {
   VerifyReport ExportAndVerify() {
     std::stringstream jsonl;
     auto ctx = Ctx("dpo");
-    auto reader = stub_->ExportLog(ctx.get(), v1::ExportLogRequest());
+    auto reader = audit_->ExportLog(ctx.get(), v1::ExportLogRequest());
     v1::ExportLogChunk chunk;
     bool first = true;
     while (reader->Read(&chunk)) {
@@ -142,6 +142,24 @@ class AuditServiceTest : public ::testing::Test {
     return VerifyJsonLines(jsonl);
   }
 
+  // `n` "query.run" events by users/r1 on projects/p1 and datasets/ks4,
+  // ids prefix0.., one millisecond apart from 1000.
+  static v1::AppendEventsRequest QueryRuns(const std::string& prefix, int n) {
+    v1::AppendEventsRequest append;
+    for (int i = 0; i < n; ++i) {
+      cv1::AuditEvent* e = append.add_events();
+      e->set_event_id(prefix + std::to_string(i));
+      e->set_service("query");
+      e->mutable_actor()->set_subject("users/r1");
+      e->set_action("query.run");
+      e->set_project("projects/p1");
+      e->add_resources("datasets/ks4");
+      e->set_decision(cv1::ALLOW);
+      e->set_time_unix_ms(1000 + i);
+    }
+    return append;
+  }
+
   TempDir dir_;
   TestCa ca_;
   SwitchableWitness witness_;
@@ -150,30 +168,19 @@ class AuditServiceTest : public ::testing::Test {
   std::shared_ptr<auth::Authenticator> authenticator_ = std::make_shared<FakeAuthenticator>();
   std::unique_ptr<AuditServiceImpl> service_;
   std::unique_ptr<server::Server> server_;
-  std::unique_ptr<v1::AuditService::Stub> stub_;
+  std::unique_ptr<v1::AuditService::Stub> audit_;
 };
 
 TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   // AppendEvents, as the query service (mTLS identity).
-  v1::AppendEventsRequest append;
-  for (int i = 0; i < 10; ++i) {
-    cv1::AuditEvent* e = append.add_events();
-    e->set_event_id("ev" + std::to_string(i));
-    e->set_service("query");
-    e->mutable_actor()->set_subject("users/r1");
-    e->set_action("query.run");
-    e->set_project("projects/p1");
-    e->add_resources("datasets/ks4");
-    e->set_decision(cv1::ALLOW);
-    e->set_time_unix_ms(1000 + i);
-  }
+  v1::AppendEventsRequest append = QueryRuns("ev", 10);
   v1::AppendEventsResponse appended;
-  grpc::Status s = stub_->AppendEvents(Ctx().get(), append, &appended);
+  grpc::Status s = audit_->AppendEvents(Ctx().get(), append, &appended);
   ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_EQ(appended.indexes_size(), 10);
   EXPECT_EQ(appended.indexes(9), 9);
   // A retry is idempotent.
-  s = stub_->AppendEvents(Ctx().get(), append, &appended);
+  s = audit_->AppendEvents(Ctx().get(), append, &appended);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(appended.tree_size(), 10);
   // Identifier-shaped content is refused with the field named.
@@ -181,25 +188,25 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   *bad.add_events() = append.events(0);
   bad.mutable_events(0)->set_event_id("bad");
   bad.mutable_events(0)->set_reason("A123456789012");
-  s = stub_->AppendEvents(Ctx().get(), bad, &appended);
+  s = audit_->AppendEvents(Ctx().get(), bad, &appended);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("field reason"));
 
   // SignTreeHead (admin) and GetSignedTreeHead (dpo).
   v1::SignedTreeHead sth;
-  s = stub_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth);
+  s = audit_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(sth.tree_size(), 10);
   EXPECT_THAT(VerifyTreeHeadSignature(log_->public_key(), FromProto(sth)), IsOk());
   v1::SignedTreeHead got;
-  ASSERT_TRUE(stub_->GetSignedTreeHead(Ctx("dpo").get(), v1::GetSignedTreeHeadRequest(), &got).ok());
+  ASSERT_TRUE(audit_->GetSignedTreeHead(Ctx("dpo").get(), v1::GetSignedTreeHeadRequest(), &got).ok());
   EXPECT_EQ(got.SerializeAsString(), sth.SerializeAsString());
 
   // GetInclusionProof.
   v1::GetInclusionProofRequest ipr;
   ipr.set_index(4);
   v1::InclusionProof ip;
-  ASSERT_TRUE(stub_->GetInclusionProof(Ctx("dpo").get(), ipr, &ip).ok());
+  ASSERT_TRUE(audit_->GetInclusionProof(Ctx("dpo").get(), ipr, &ip).ok());
   std::vector<merkle::Hash> path;
   for (const std::string& h : ip.hashes()) {
     merkle::Hash x;
@@ -210,7 +217,7 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   std::copy(ip.leaf_hash().begin(), ip.leaf_hash().end(), leaf.begin());
   EXPECT_THAT(merkle::VerifyInclusion(leaf, 4, 10, path, FromProto(sth).root_hash), IsOk());
   ipr.set_index(-1);
-  EXPECT_EQ(stub_->GetInclusionProof(Ctx("dpo").get(), ipr, &ip).error_code(),
+  EXPECT_EQ(audit_->GetInclusionProof(Ctx("dpo").get(), ipr, &ip).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
   // GetEntries.
@@ -218,7 +225,7 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   ger.set_start(2);
   ger.set_end(5);
   v1::GetEntriesResponse entries;
-  ASSERT_TRUE(stub_->GetEntries(Ctx("dpo").get(), ger, &entries).ok());
+  ASSERT_TRUE(audit_->GetEntries(Ctx("dpo").get(), ger, &entries).ok());
   ASSERT_EQ(entries.entries_size(), 3);
   cv1::AuditEvent e2;
   ASSERT_TRUE(e2.ParseFromString(entries.entries(0).entry()));
@@ -229,7 +236,7 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   search.set_dataset("ks4");
   search.set_page_size(4);
   v1::SearchEventsResponse found;
-  ASSERT_TRUE(stub_->SearchEvents(Ctx("dpo").get(), search, &found).ok());
+  ASSERT_TRUE(audit_->SearchEvents(Ctx("dpo").get(), search, &found).ok());
   EXPECT_EQ(found.events_size(), 4);
   EXPECT_FALSE(found.next_page_token().empty());
   EXPECT_EQ(log_->Committed().size, 11u);
@@ -243,7 +250,7 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   v1::GetAccessReportRequest rr;
   rr.set_project("projects/p1");
   v1::AccessReport report;
-  ASSERT_TRUE(stub_->GetAccessReport(Ctx("dpo").get(), rr, &report).ok());
+  ASSERT_TRUE(audit_->GetAccessReport(Ctx("dpo").get(), rr, &report).ok());
   ASSERT_EQ(report.lines_size(), 1);
   EXPECT_EQ(report.lines(0).count(), 10);
   EXPECT_EQ(report.lines(0).first_time_unix_ms(), 1000);
@@ -251,11 +258,11 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
 
   // SignTreeHead again, then GetConsistencyProof.
   v1::SignedTreeHead sth2;
-  ASSERT_TRUE(stub_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth2).ok());
+  ASSERT_TRUE(audit_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth2).ok());
   v1::GetConsistencyProofRequest cpr;
   cpr.set_first_size(10);
   v1::ConsistencyProof cp;
-  ASSERT_TRUE(stub_->GetConsistencyProof(Ctx("dpo").get(), cpr, &cp).ok());
+  ASSERT_TRUE(audit_->GetConsistencyProof(Ctx("dpo").get(), cpr, &cp).ok());
   EXPECT_EQ(cp.second_size(), sth2.tree_size());
   std::vector<merkle::Hash> cproof;
   for (const std::string& h : cp.hashes()) {
@@ -271,9 +278,9 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   v1::PruneEventsRequest prune;
   prune.set_before_time_unix_ms(1005);
   v1::PruneEventsResponse pruned;
-  ASSERT_TRUE(stub_->PruneEvents(Ctx("admin").get(), prune, &pruned).ok());
+  ASSERT_TRUE(audit_->PruneEvents(Ctx("admin").get(), prune, &pruned).ok());
   EXPECT_EQ(pruned.pruned(), 5);
-  ASSERT_TRUE(stub_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth2).ok());
+  ASSERT_TRUE(audit_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth2).ok());
 
   // ExportLog streams entries, heads and the key; the export verifies.
   VerifyReport vr = ExportAndVerify();
@@ -283,33 +290,24 @@ TEST_F(AuditServiceTest, EveryRpcEndToEnd) {
   // since (its own record included): the export covers the whole log.
   EXPECT_EQ(vr.heads_verified, 4u);
   v1::SignedTreeHead latest;
-  ASSERT_TRUE(stub_->GetSignedTreeHead(Ctx("dpo").get(), v1::GetSignedTreeHeadRequest(), &latest).ok());
+  ASSERT_TRUE(audit_->GetSignedTreeHead(Ctx("dpo").get(), v1::GetSignedTreeHeadRequest(), &latest).ok());
   EXPECT_GT(latest.tree_size(), sth2.tree_size());
   EXPECT_EQ(vr.entries, static_cast<uint64_t>(latest.tree_size()));
 }
 
 TEST_F(AuditServiceTest, AnExportStillRunsWhenNoHeadCanBeSigned) {
-  v1::AppendEventsRequest append;
-  for (int i = 0; i < 4; ++i) {
-    cv1::AuditEvent* e = append.add_events();
-    e->set_event_id("w" + std::to_string(i));
-    e->set_service("query");
-    e->mutable_actor()->set_subject("users/r1");
-    e->set_action("query.run");
-    e->set_decision(cv1::ALLOW);
-    e->set_time_unix_ms(1000 + i);
-  }
+  v1::AppendEventsRequest append = QueryRuns("w", 4);
   v1::AppendEventsResponse appended;
-  ASSERT_TRUE(stub_->AppendEvents(Ctx().get(), append, &appended).ok());
+  ASSERT_TRUE(audit_->AppendEvents(Ctx().get(), append, &appended).ok());
   v1::SignedTreeHead sth;
-  ASSERT_TRUE(stub_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth).ok());
+  ASSERT_TRUE(audit_->SignTreeHead(Ctx("admin").get(), v1::SignTreeHeadRequest(), &sth).ok());
   ASSERT_EQ(sth.tree_size(), 4);
   // More entries, and then the witness cannot be written, so signing a
   // head over the whole log fails. The DPO still gets the log, through the
   // latest head in the store, and it verifies (the export stream ends OK).
   append.mutable_events(0)->set_event_id("w4");
   append.mutable_events(1)->set_event_id("w5");
-  ASSERT_TRUE(stub_->AppendEvents(Ctx().get(), append, &appended).ok());
+  ASSERT_TRUE(audit_->AppendEvents(Ctx().get(), append, &appended).ok());
   witness_.failing = true;
   VerifyReport vr = ExportAndVerify();
   EXPECT_TRUE(vr.ok) << vr.error;
@@ -326,16 +324,16 @@ TEST_F(AuditServiceTest, AnExportStillRunsWhenNoHeadCanBeSigned) {
 
 TEST_F(AuditServiceTest, DeniedCallsNeverReachTheLog) {
   v1::SearchEventsResponse found;
-  EXPECT_EQ(stub_->SearchEvents(Ctx("researcher").get(), v1::SearchEventsRequest(), &found).error_code(),
+  EXPECT_EQ(audit_->SearchEvents(Ctx("researcher").get(), v1::SearchEventsRequest(), &found).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::SignedTreeHead sth;
-  EXPECT_EQ(stub_->SignTreeHead(Ctx("dpo").get(), v1::SignTreeHeadRequest(), &sth).error_code(),
+  EXPECT_EQ(audit_->SignTreeHead(Ctx("dpo").get(), v1::SignTreeHeadRequest(), &sth).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::AppendEventsRequest append;
   append.add_events()->set_event_id("x");
   v1::AppendEventsResponse r;
   // A user may not append directly; only lab services may.
-  EXPECT_EQ(stub_->AppendEvents(Ctx("admin").get(), append, &r).error_code(),
+  EXPECT_EQ(audit_->AppendEvents(Ctx("admin").get(), append, &r).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(log_->Committed().size, 0u);
 }
