@@ -2,20 +2,28 @@
 
 #include <utility>
 
-#include "common/jwt/internal/jws_crypto.h"
+#include "common/crypto/sha256.h"
 
 namespace datalab::jwt {
+namespace {
+
+// Tokens are cached under their SHA-256, never as themselves.
+std::string CacheKey(std::string_view token) {
+  const crypto::Sha256Digest d = crypto::Sha256(token);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+}  // namespace
 
 VerifiedTokenCache::VerifiedTokenCache(Options options)
     : max_entries_(options.max_entries == 0 ? 1 : options.max_entries),
       now_(options.now ? std::move(options.now) : [] { return absl::Now(); }) {}
 
 std::optional<VerifiedToken> VerifiedTokenCache::Lookup(std::string_view token) {
-  std::optional<std::string> key = internal::Sha256(token);
-  if (!key.has_value()) return std::nullopt;
+  const std::string key = CacheKey(token);
   const absl::Time now = now_();
   absl::MutexLock lock(&mu_);
-  auto it = index_.find(*key);
+  auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   if (now >= it->second->token.expiry) {
     lru_.erase(it->second);
@@ -27,18 +35,17 @@ std::optional<VerifiedToken> VerifiedTokenCache::Lookup(std::string_view token) 
 }
 
 void VerifiedTokenCache::Insert(std::string_view token, const VerifiedToken& verified) {
-  std::optional<std::string> key = internal::Sha256(token);
-  if (!key.has_value()) return;
+  std::string key = CacheKey(token);
   if (now_() >= verified.expiry) return;
   absl::MutexLock lock(&mu_);
-  auto it = index_.find(*key);
+  auto it = index_.find(key);
   if (it != index_.end()) {
     it->second->token = verified;
     lru_.splice(lru_.begin(), lru_, it->second);
     return;
   }
-  lru_.push_front(Entry{*key, verified});
-  index_.emplace(*std::move(key), lru_.begin());
+  lru_.push_front(Entry{key, verified});
+  index_.emplace(std::move(key), lru_.begin());
   while (lru_.size() > max_entries_) {
     index_.erase(lru_.back().key);
     lru_.pop_back();

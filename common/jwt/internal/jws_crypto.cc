@@ -128,14 +128,4 @@ absl::StatusOr<std::string> CreateSignature(Algorithm alg, EVP_PKEY* key,
   return sig;
 }
 
-std::optional<std::string> Sha256(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) {
-    ClearOpensslErrors();
-    return std::nullopt;
-  }
-  return std::string(reinterpret_cast<const char*>(md), len);
-}
-
 }  // namespace datalab::jwt::internal

@@ -30,9 +30,6 @@ bool VerifySignature(Algorithm alg, EVP_PKEY* key, std::string_view signing_inpu
 absl::StatusOr<std::string> CreateSignature(Algorithm alg, EVP_PKEY* key,
                                             std::string_view signing_input);
 
-// SHA-256 of `data` (32 raw bytes); nullopt only if OpenSSL fails.
-std::optional<std::string> Sha256(std::string_view data);
-
 }  // namespace datalab::jwt::internal
 
 #endif  // DATALAB_COMMON_JWT_INTERNAL_JWS_CRYPTO_H_
