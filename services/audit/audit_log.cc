@@ -192,7 +192,10 @@ absl::Status AuditLog::CheckStartupState(const TreeState& state) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<AppendResult> AuditLog::Append(std::vector<AuditEvent> events) {
+namespace {
+
+// A request with any bad event is refused whole, naming the first.
+absl::Status CheckEvents(const std::vector<AuditEvent>& events) {
   if (events.empty()) return absl::InvalidArgumentError("events is empty");
   for (size_t i = 0; i < events.size(); ++i) {
     absl::Status s = CheckEvent(events[i]);
@@ -200,7 +203,19 @@ absl::StatusOr<AppendResult> AuditLog::Append(std::vector<AuditEvent> events) {
       return absl::InvalidArgumentError(absl::StrCat("events[", i, "]: ", std::string(s.message())));
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AppendResult> AuditLog::Append(std::vector<AuditEvent> events) {
+  RETURN_IF_ERROR(CheckEvents(events));
   return sequencer_->Append(std::move(events));
+}
+
+void AuditLog::AppendAsync(std::vector<AuditEvent> events, Sequencer::AppendCallback done) {
+  if (absl::Status s = CheckEvents(events); !s.ok()) return done(std::move(s));
+  sequencer_->AppendAsync(std::move(events), std::move(done));
 }
 
 absl::StatusOr<merkle::Hash> AuditLog::RootAt(uint64_t size) const {

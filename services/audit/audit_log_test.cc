@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -263,6 +264,73 @@ TEST_F(AuditLogTest, ConcurrentDuplicatesGetOneLeafAndOneIndex) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(log->Committed().size, static_cast<uint64_t>(kIds));
   for (int t = 1; t < kThreads; ++t) EXPECT_EQ(seen[t], seen[0]);
+}
+
+// AppendAsync, as the gRPC handler uses it: many requests in flight from one
+// thread, each answered once, after its group is durable, with the same
+// indexes and deduplication as Append.
+TEST_F(AuditLogTest, AsyncAppendsFromOneThreadAreEachAnsweredOnceAfterCommit) {
+  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  auto log = Open(store->get(), 16);
+  constexpr int kRequests = 200;
+  absl::Mutex mu;
+  std::vector<int> answers(kRequests, 0);
+  std::vector<int64_t> first_index(kRequests, -1);
+  std::vector<uint64_t> durable_size(kRequests, 0);
+  int answered = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    // Every fourth request repeats an earlier id: it must get that index.
+    std::string id = i % 4 == 3 ? "async-" + std::to_string(i - 3) : "async-" + std::to_string(i);
+    log->AppendAsync({Event(id)}, [&, i](absl::StatusOr<AppendResult> r) {
+      // Answered only once the store holds the leaf.
+      const uint64_t stored = (*store)->LoadTreeState()->size;
+      absl::MutexLock l(&mu);
+      ++answers[i];
+      ++answered;
+      ASSERT_THAT(r, IsOk());
+      ASSERT_EQ(r->indexes.size(), 1u);
+      first_index[i] = r->indexes[0];
+      durable_size[i] = stored;
+    });
+  }
+  {
+    absl::MutexLock l(&mu);
+    mu.Await(absl::Condition(+[](int* n) { return *n == kRequests; }, &answered));
+  }
+  EXPECT_EQ(log->Committed().size, static_cast<uint64_t>(kRequests - kRequests / 4));
+  std::set<int64_t> distinct;
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(answers[i], 1) << i;
+    EXPECT_GT(durable_size[i], static_cast<uint64_t>(first_index[i])) << i;
+    if (i % 4 == 3) {
+      EXPECT_EQ(first_index[i], first_index[i - 3]) << i;
+    } else {
+      EXPECT_TRUE(distinct.insert(first_index[i]).second) << i;
+    }
+  }
+  EXPECT_TRUE(ExportAndVerify(*log).ok);
+}
+
+TEST_F(AuditLogTest, AsyncAppendRefusalsAreAnsweredOnTheCallingThread) {
+  auto log = Open(&memory_);
+  const std::thread::id caller = std::this_thread::get_id();
+  auto expect_refused = [&](std::vector<AuditEvent> events, absl::StatusCode code) {
+    bool answered = false;
+    log->AppendAsync(std::move(events), [&](absl::StatusOr<AppendResult> r) {
+      answered = true;
+      EXPECT_EQ(std::this_thread::get_id(), caller);
+      EXPECT_EQ(r.status().code(), code);
+    });
+    EXPECT_TRUE(answered);  // before AppendAsync returned
+  };
+  AuditEvent no_id = Event("");
+  expect_refused({Event("fine"), no_id}, absl::StatusCode::kInvalidArgument);
+  expect_refused({}, absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->Committed().size, 0u);  // nothing of a refused request lands
+  log->Close();
+  expect_refused({Event("late")}, absl::StatusCode::kUnavailable);
+  EXPECT_EQ(memory_.LoadTreeState()->size, 0u);
 }
 
 TEST_F(AuditLogTest, LostIndexSuffixIsRebuiltAtStartup) {

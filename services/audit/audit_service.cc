@@ -84,14 +84,20 @@ absl::Status AuditServiceImpl::RecordRead(const grpc::ServerContext& ctx, const 
   return absl::OkStatus();
 }
 
-grpc::Status AuditServiceImpl::AppendEvents(grpc::ServerContext*, const v1::AppendEventsRequest* req,
-                                            v1::AppendEventsResponse* resp) {
+grpc::ServerUnaryReactor* AuditServiceImpl::AppendEvents(grpc::CallbackServerContext* ctx,
+                                                          const v1::AppendEventsRequest* req,
+                                                          v1::AppendEventsResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   std::vector<common::v1::AuditEvent> events(req->events().begin(), req->events().end());
-  auto r = log_->Append(std::move(events));
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  for (int64_t i : r->indexes) resp->add_indexes(i);
-  resp->set_tree_size(static_cast<int64_t>(r->tree_size));
-  return grpc::Status::OK;
+  // gRPC keeps `resp` alive until Finish(), whenever the writer answers.
+  log_->AppendAsync(std::move(events), [reactor, resp](absl::StatusOr<AppendResult> r) {
+    if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));
+    resp->mutable_indexes()->Reserve(static_cast<int>(r->indexes.size()));
+    for (int64_t i : r->indexes) resp->add_indexes(i);
+    resp->set_tree_size(static_cast<int64_t>(r->tree_size));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 grpc::Status AuditServiceImpl::GetSignedTreeHead(grpc::ServerContext*,

@@ -5,6 +5,10 @@
 // log: every search, report, export and prune is itself an audit event
 // (fail closed: when that event cannot be stored the read is refused).
 //
+// AppendEvents, the hot path of every service's audit client, is a callback
+// method: the call waits for its group commit without holding a server
+// thread, and the sequencer's writer answers it. The rest are synchronous.
+//
 // Thread-safe; the AuditLog and authenticator must outlive the service.
 #ifndef DATALAB_SERVICES_AUDIT_AUDIT_SERVICE_H_
 #define DATALAB_SERVICES_AUDIT_AUDIT_SERVICE_H_
@@ -19,13 +23,15 @@ namespace datalab::audit {
 
 namespace v1 = ::datalab::audit::v1;
 
-class AuditServiceImpl final : public v1::AuditService::Service {
+class AuditServiceImpl final
+    : public v1::AuditService::WithCallbackMethod_AppendEvents<v1::AuditService::Service> {
  public:
   AuditServiceImpl(AuditLog* log, std::shared_ptr<auth::Authenticator> authenticator)
       : log_(log), authenticator_(std::move(authenticator)) {}
 
-  grpc::Status AppendEvents(grpc::ServerContext* ctx, const v1::AppendEventsRequest* req,
-                            v1::AppendEventsResponse* resp) override;
+  grpc::ServerUnaryReactor* AppendEvents(grpc::CallbackServerContext* ctx,
+                                         const v1::AppendEventsRequest* req,
+                                         v1::AppendEventsResponse* resp) override;
   grpc::Status GetSignedTreeHead(grpc::ServerContext* ctx, const v1::GetSignedTreeHeadRequest* req,
                                  v1::SignedTreeHead* resp) override;
   grpc::Status SignTreeHead(grpc::ServerContext* ctx, const v1::SignTreeHeadRequest* req,

@@ -1,10 +1,12 @@
 #include "services/audit/sequencer.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -138,26 +140,43 @@ SequencerStats Sequencer::Stats() const {
 }
 
 absl::StatusOr<AppendResult> Sequencer::Append(std::vector<common::v1::AuditEvent> events) {
-  Request req;
+  absl::Notification answered;
+  absl::StatusOr<AppendResult> result;
+  AppendAsync(std::move(events), [&](absl::StatusOr<AppendResult> r) {
+    result = std::move(r);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
+
+void Sequencer::ReleaseOutstanding(uint64_t checked_size) {
+  outstanding_.erase(outstanding_.find(checked_size));
+}
+
+void Sequencer::AppendAsync(std::vector<common::v1::AuditEvent> events, AppendCallback done) {
+  auto req = std::make_unique<Request>();
+  req->done = std::move(done);
   {
     absl::MutexLock l(&mu_);
-    req.checked_size = committed_.size;
-    outstanding_.insert(req.checked_size);
+    req->checked_size = committed_.size;
+    outstanding_.insert(req->checked_size);
   }
-  struct Release {
-    Sequencer* s;
-    uint64_t size;
-    ~Release() {
-      absl::MutexLock l(&s->mu_);
-      s->outstanding_.erase(s->outstanding_.find(size));
+  auto fail = [&](absl::Status status) {
+    {
+      absl::MutexLock l(&mu_);
+      ReleaseOutstanding(req->checked_size);
     }
-  } release{this, req.checked_size};
+    req->done(std::move(status));
+  };
   const int64_t now = options_.clock->NowUnixMs();
-  req.events.resize(events.size());
+  req->events.resize(events.size());
   for (size_t j = 0; j < events.size(); ++j) {
     common::v1::AuditEvent& e = events[j];
-    Prepared& p = req.events[j];
-    ASSIGN_OR_RETURN(p.existing, options_.store->FindEventId(e.event_id()));
+    Prepared& p = req->events[j];
+    absl::StatusOr<std::optional<uint64_t>> existing = options_.store->FindEventId(e.event_id());
+    if (!existing.ok()) return fail(existing.status());
+    p.existing = *existing;
     if (p.existing.has_value()) continue;
     if (e.time_unix_ms() == 0) e.set_time_unix_ms(now);
     p.leaf.event_id = e.event_id();
@@ -166,16 +185,18 @@ absl::StatusOr<AppendResult> Sequencer::Append(std::vector<common::v1::AuditEven
     p.leaf.time_unix_ms = e.time_unix_ms();
     p.leaf.terms = SearchTerms(e);
   }
-  absl::MutexLock l(&mu_);
-  if (stopping_) return absl::UnavailableError("audit log is shutting down");
-  queue_.push_back(&req);
-  mu_.Await(absl::Condition(&req.done));
-  if (!req.status.ok()) return req.status;
-  return AppendResult{std::move(req.indexes), req.tree_size};
+  {
+    absl::MutexLock l(&mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(req));
+      return;
+    }
+  }
+  fail(absl::UnavailableError("audit log is shutting down"));
 }
 
 void Sequencer::WriterLoop() {
-  std::vector<Request*> group;
+  std::vector<std::unique_ptr<Request>> group;
   uint64_t floor = 0;
   while (true) {
     group.clear();
@@ -187,7 +208,7 @@ void Sequencer::WriterLoop() {
       while (!queue_.empty() &&
              (group.empty() || events + queue_.front()->events.size() <= options_.group_commit_max)) {
         events += queue_.front()->events.size();
-        group.push_back(queue_.front());
+        group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       // Every outstanding caller, queued or still preparing (the group's
@@ -198,7 +219,7 @@ void Sequencer::WriterLoop() {
   }
 }
 
-void Sequencer::CommitGroup(std::vector<Request*>& group, uint64_t floor) {
+void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64_t floor) {
   // Leaves below every outstanding request's lookup point are visible to
   // those lookups already.
   while (!recent_order_.empty() && recent_order_.front().first < floor) {
@@ -211,7 +232,7 @@ void Sequencer::CommitGroup(std::vector<Request*>& group, uint64_t floor) {
   absl::flat_hash_map<std::string, uint64_t> in_group;
   absl::Status status;
   uint64_t duplicates = 0;
-  for (Request* r : group) {
+  for (const std::unique_ptr<Request>& r : group) {
     r->indexes.resize(r->events.size());
     for (size_t j = 0; j < r->events.size() && status.ok(); ++j) {
       Prepared& p = r->events[j];
@@ -278,7 +299,7 @@ void Sequencer::CommitGroup(std::vector<Request*>& group, uint64_t floor) {
   }
   const bool landed = !batch.leaves.empty() &&
                       range_.size() == batch.first_index + batch.leaves.size();
-  absl::MutexLock l(&mu_);
+  absl::ReleasableMutexLock l(&mu_);
   committed_ = committed;
   if (landed) {
     for (size_t k = 0; k < batch.leaves.size(); ++k) {
@@ -287,16 +308,20 @@ void Sequencer::CommitGroup(std::vector<Request*>& group, uint64_t floor) {
     }
   }
   if (status.ok()) {
-
     ++stats_.groups;
     stats_.leaves += batch.leaves.size();
     stats_.duplicates += duplicates;
     stats_.largest_group = std::max<uint64_t>(stats_.largest_group, batch.leaves.size());
   }
-  for (Request* r : group) {
-    r->status = status;
-    r->tree_size = committed.size;
-    r->done = true;
+  for (const std::unique_ptr<Request>& r : group) ReleaseOutstanding(r->checked_size);
+  l.Release();
+  // Answer outside the lock: a callback may start the reply on this thread.
+  for (const std::unique_ptr<Request>& r : group) {
+    if (status.ok()) {
+      r->done(AppendResult{std::move(r->indexes), committed.size});
+    } else {
+      r->done(status);
+    }
   }
 }
 

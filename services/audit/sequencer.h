@@ -1,9 +1,12 @@
 // Sequencer: turns concurrent append requests into group-committed leaves.
 //
-// Callers of Append() first prepare their events on their own thread (stamp
-// time_unix_ms when it is zero, serialise deterministically: those bytes are
-// the Merkle leaf; leaf hash; search terms; look the event_id up in the
-// store), then queue them and block. One writer thread takes up to
+// Callers of Append() / AppendAsync() first prepare their events on their
+// own thread (stamp time_unix_ms when it is zero, serialise
+// deterministically: those bytes are the Merkle leaf; leaf hash; search
+// terms; look the event_id up in the store), then queue them. Append()
+// blocks until the group commits; AppendAsync() returns at once and is
+// answered by the writer thread, so a server needs no thread per waiting
+// caller. One writer thread takes up to
 // `group_commit_max` queued events (whole requests; at least one request),
 // finishes deduplication (within the group, and against leaves committed
 // since the caller's lookup, kept in a small in-memory map), extends the
@@ -23,13 +26,15 @@
 // startup Create() first rebuilds any index suffix a crash lost. Readers
 // that need the index call WaitIndexed().
 //
-// Thread safety: Append() and Committed() may be called from any thread.
+// Thread safety: Append(), AppendAsync() and Committed() may be called from
+// any thread.
 // Events must already have passed CheckEvent().
 #ifndef DATALAB_SERVICES_AUDIT_SEQUENCER_H_
 #define DATALAB_SERVICES_AUDIT_SEQUENCER_H_
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <optional>
@@ -78,7 +83,14 @@ class Sequencer {
   static absl::StatusOr<std::unique_ptr<Sequencer>> Create(const Options& options);
   ~Sequencer();  // drains queued requests, then stops the writer
 
+  using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
+
   absl::StatusOr<AppendResult> Append(std::vector<common::v1::AuditEvent> events);
+  // The same, answered through `done` exactly once: on the calling thread
+  // when the request fails before it is queued (a store error during the
+  // lookups, or shutdown), otherwise on the writer thread once its group is
+  // durable or has failed.
+  void AppendAsync(std::vector<common::v1::AuditEvent> events, AppendCallback done);
 
   // The latest committed tree (size and root).
   CommittedTree Committed() const;
@@ -101,13 +113,15 @@ class Sequencer {
     std::vector<int64_t> indexes;
     absl::Status status;
     uint64_t tree_size = 0;
-    bool done = false;
+    AppendCallback done;
   };
 
   Sequencer(const Options& options, merkle::CompactRange range);
   void WriterLoop();
   void IndexerLoop();
-  void CommitGroup(std::vector<Request*>& group, uint64_t floor);
+  void CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64_t floor);
+  // Drops the request's lookup point from outstanding_ (it is answered).
+  void ReleaseOutstanding(uint64_t checked_size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || stopping_;
   }
@@ -124,7 +138,7 @@ class Sequencer {
   std::deque<std::pair<uint64_t, std::string>> recent_order_;
 
   mutable absl::Mutex mu_;
-  std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<Request>> queue_ ABSL_GUARDED_BY(mu_);
   // The checked_size of every Append() from the moment it takes it (before
   // its lookups) until it is answered: queued or not yet queued. The writer
   // keeps recent ids at or above the smallest; counting only queued
