@@ -49,6 +49,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/auth/authenticator.h"
@@ -343,9 +345,13 @@ int RunPseudonymise() {
 }
 
 common::v1::AuditEvent AuditEvent(int client, int64_t seq) {
-  return audit::BenchEvent("bench-" + std::to_string(::getpid()) + "-" + std::to_string(client) +
-                               "-" + std::to_string(seq),
-                           static_cast<uint64_t>(seq));
+  common::v1::AuditEvent e = audit::BenchEvent(
+      "bench-" + std::to_string(::getpid()) + "-" + std::to_string(client) + "-" +
+          std::to_string(seq),
+      static_cast<uint64_t>(seq));
+  // Stamped when made, as the services' audit client does before queueing.
+  e.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
+  return e;
 }
 
 int RunAudit() {

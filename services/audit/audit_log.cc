@@ -195,10 +195,10 @@ absl::Status AuditLog::CheckStartupState(const TreeState& state) {
 namespace {
 
 // A request with any bad event is refused whole, naming the first.
-absl::Status CheckEvents(const std::vector<AuditEvent>& events) {
+absl::Status CheckEvents(Sequencer::EventRefs events) {
   if (events.empty()) return absl::InvalidArgumentError("events is empty");
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::Status s = CheckEvent(events[i]);
+    absl::Status s = CheckEvent(*events[i]);
     if (!s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("events[", i, "]: ", std::string(s.message())));
     }
@@ -208,14 +208,17 @@ absl::Status CheckEvents(const std::vector<AuditEvent>& events) {
 
 }  // namespace
 
-absl::StatusOr<AppendResult> AuditLog::Append(std::vector<AuditEvent> events) {
-  RETURN_IF_ERROR(CheckEvents(events));
-  return sequencer_->Append(std::move(events));
+absl::StatusOr<AppendResult> AuditLog::Append(const std::vector<AuditEvent>& events) {
+  std::vector<const AuditEvent*> refs;
+  refs.reserve(events.size());
+  for (const AuditEvent& e : events) refs.push_back(&e);
+  RETURN_IF_ERROR(CheckEvents(refs));
+  return sequencer_->Append(events);
 }
 
-void AuditLog::AppendAsync(std::vector<AuditEvent> events, Sequencer::AppendCallback done) {
+void AuditLog::AppendAsync(Sequencer::EventRefs events, Sequencer::AppendCallback done) {
   if (absl::Status s = CheckEvents(events); !s.ok()) return done(std::move(s));
-  sequencer_->AppendAsync(std::move(events), std::move(done));
+  sequencer_->AppendAsync(events, std::move(done));
 }
 
 absl::StatusOr<merkle::Hash> AuditLog::RootAt(uint64_t size) const {

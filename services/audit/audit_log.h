@@ -110,11 +110,11 @@ class AuditLog {
   ~AuditLog();
 
   // Checks, sequences and durably stores `events` (see Sequencer).
-  absl::StatusOr<AppendResult> Append(std::vector<common::v1::AuditEvent> events);
+  absl::StatusOr<AppendResult> Append(const std::vector<common::v1::AuditEvent>& events);
   // The same without blocking: `done` runs exactly once, on this thread when
   // the request is refused before it is queued (a bad event), otherwise as
-  // Sequencer::AppendAsync says.
-  void AppendAsync(std::vector<common::v1::AuditEvent> events, Sequencer::AppendCallback done);
+  // Sequencer::AppendAsync says. `events` are read only during the call.
+  void AppendAsync(Sequencer::EventRefs events, Sequencer::AppendCallback done);
 
   // Signs the current tree if it grew since the latest head; otherwise
   // returns the latest head. Never signs a smaller tree.

@@ -282,7 +282,9 @@ TEST_F(AuditLogTest, AsyncAppendsFromOneThreadAreEachAnsweredOnceAfterCommit) {
   for (int i = 0; i < kRequests; ++i) {
     // Every fourth request repeats an earlier id: it must get that index.
     std::string id = i % 4 == 3 ? "async-" + std::to_string(i - 3) : "async-" + std::to_string(i);
-    log->AppendAsync({Event(id)}, [&, i](absl::StatusOr<AppendResult> r) {
+    // The event lives only until AppendAsync returns, as a gRPC request's do.
+    const AuditEvent event = Event(id);
+    log->AppendAsync({&event}, [&, i](absl::StatusOr<AppendResult> r) {
       // Answered only once the store holds the leaf.
       const uint64_t stored = (*store)->LoadTreeState()->size;
       absl::MutexLock l(&mu);
@@ -317,7 +319,9 @@ TEST_F(AuditLogTest, AsyncAppendRefusalsAreAnsweredOnTheCallingThread) {
   const std::thread::id caller = std::this_thread::get_id();
   auto expect_refused = [&](std::vector<AuditEvent> events, absl::StatusCode code) {
     bool answered = false;
-    log->AppendAsync(std::move(events), [&](absl::StatusOr<AppendResult> r) {
+    std::vector<const AuditEvent*> refs;
+    for (const AuditEvent& e : events) refs.push_back(&e);
+    log->AppendAsync(refs, [&](absl::StatusOr<AppendResult> r) {
       answered = true;
       EXPECT_EQ(std::this_thread::get_id(), caller);
       EXPECT_EQ(r.status().code(), code);

@@ -88,9 +88,11 @@ grpc::ServerUnaryReactor* AuditServiceImpl::AppendEvents(grpc::CallbackServerCon
                                                           const v1::AppendEventsRequest* req,
                                                           v1::AppendEventsResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  std::vector<common::v1::AuditEvent> events(req->events().begin(), req->events().end());
+  // The request's own events, read in place before AppendAsync returns.
+  std::vector<const common::v1::AuditEvent*> events(req->events().pointer_begin(),
+                                                    req->events().pointer_end());
   // gRPC keeps `resp` alive until Finish(), whenever the writer answers.
-  log_->AppendAsync(std::move(events), [reactor, resp](absl::StatusOr<AppendResult> r) {
+  log_->AppendAsync(events, [reactor, resp](absl::StatusOr<AppendResult> r) {
     if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));
     resp->mutable_indexes()->Reserve(static_cast<int>(r->indexes.size()));
     for (int64_t i : r->indexes) resp->add_indexes(i);

@@ -139,10 +139,13 @@ SequencerStats Sequencer::Stats() const {
   return stats_;
 }
 
-absl::StatusOr<AppendResult> Sequencer::Append(std::vector<common::v1::AuditEvent> events) {
+absl::StatusOr<AppendResult> Sequencer::Append(const std::vector<common::v1::AuditEvent>& events) {
+  std::vector<const common::v1::AuditEvent*> refs;
+  refs.reserve(events.size());
+  for (const common::v1::AuditEvent& e : events) refs.push_back(&e);
   absl::Notification answered;
   absl::StatusOr<AppendResult> result;
-  AppendAsync(std::move(events), [&](absl::StatusOr<AppendResult> r) {
+  AppendAsync(refs, [&](absl::StatusOr<AppendResult> r) {
     result = std::move(r);
     answered.Notify();
   });
@@ -154,7 +157,7 @@ void Sequencer::ReleaseOutstanding(uint64_t checked_size) {
   outstanding_.erase(outstanding_.find(checked_size));
 }
 
-void Sequencer::AppendAsync(std::vector<common::v1::AuditEvent> events, AppendCallback done) {
+void Sequencer::AppendAsync(EventRefs events, AppendCallback done) {
   auto req = std::make_unique<Request>();
   req->done = std::move(done);
   {
@@ -171,19 +174,24 @@ void Sequencer::AppendAsync(std::vector<common::v1::AuditEvent> events, AppendCa
   };
   const int64_t now = options_.clock->NowUnixMs();
   req->events.resize(events.size());
+  common::v1::AuditEvent stamped;
   for (size_t j = 0; j < events.size(); ++j) {
-    common::v1::AuditEvent& e = events[j];
+    const common::v1::AuditEvent* e = events[j];
     Prepared& p = req->events[j];
-    absl::StatusOr<std::optional<uint64_t>> existing = options_.store->FindEventId(e.event_id());
+    absl::StatusOr<std::optional<uint64_t>> existing = options_.store->FindEventId(e->event_id());
     if (!existing.ok()) return fail(existing.status());
     p.existing = *existing;
     if (p.existing.has_value()) continue;
-    if (e.time_unix_ms() == 0) e.set_time_unix_ms(now);
-    p.leaf.event_id = e.event_id();
-    p.leaf.entry = SerializeEventDeterministic(e);
+    if (e->time_unix_ms() == 0) {  // the log's time; the caller's event stays as it is
+      stamped = *e;
+      stamped.set_time_unix_ms(now);
+      e = &stamped;
+    }
+    p.leaf.event_id = e->event_id();
+    p.leaf.entry = SerializeEventDeterministic(*e);
     p.leaf.leaf_hash = merkle::LeafHash(p.leaf.entry);
-    p.leaf.time_unix_ms = e.time_unix_ms();
-    p.leaf.terms = SearchTerms(e);
+    p.leaf.time_unix_ms = e->time_unix_ms();
+    p.leaf.terms = SearchTerms(*e);
   }
   {
     absl::MutexLock l(&mu_);

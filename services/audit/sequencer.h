@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "datalab/common/v1/audit_event.pb.h"
 #include "services/audit/audit_store.h"
 #include "services/audit/clock.h"
@@ -84,13 +85,16 @@ class Sequencer {
   ~Sequencer();  // drains queued requests, then stops the writer
 
   using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
+  // Events of one request, read only while AppendAsync() runs: a gRPC
+  // handler passes the request's own events, without copying them.
+  using EventRefs = absl::Span<const common::v1::AuditEvent* const>;
 
-  absl::StatusOr<AppendResult> Append(std::vector<common::v1::AuditEvent> events);
+  absl::StatusOr<AppendResult> Append(const std::vector<common::v1::AuditEvent>& events);
   // The same, answered through `done` exactly once: on the calling thread
   // when the request fails before it is queued (a store error during the
   // lookups, or shutdown), otherwise on the writer thread once its group is
   // durable or has failed.
-  void AppendAsync(std::vector<common::v1::AuditEvent> events, AppendCallback done);
+  void AppendAsync(EventRefs events, AppendCallback done);
 
   // The latest committed tree (size and root).
   CommittedTree Committed() const;
