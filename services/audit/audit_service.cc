@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "common/auth/auth_processor.h"
 #include "common/crypto/bytes.h"
 #include "common/crypto/encoding.h"
@@ -55,6 +56,40 @@ void ToProto(const StoredEntry& e, v1::LogEntry* out) {
   if (e.entry.has_value() && !e.pruned) out->set_entry(*e.entry);
   out->set_pruned(e.pruned);
   if (e.leaf_hash.has_value()) out->set_leaf_hash(HashBytes(*e.leaf_hash));
+}
+
+namespace {
+
+class ArenaMessages final
+    : public grpc::MessageHolder<v1::AppendEventsRequest, v1::AppendEventsResponse> {
+ public:
+  ArenaMessages() : arena_(Options()) {
+    set_request(google::protobuf::Arena::CreateMessage<v1::AppendEventsRequest>(&arena_));
+    set_response(google::protobuf::Arena::CreateMessage<v1::AppendEventsResponse>(&arena_));
+  }
+  void Release() override { delete this; }
+
+ private:
+  static google::protobuf::ArenaOptions Options() {
+    google::protobuf::ArenaOptions o;
+    o.start_block_size = 4096;    // one event and its reply
+    o.max_block_size = 64 << 10;  // a batch of 256 events in a few blocks
+    return o;
+  }
+  google::protobuf::Arena arena_;
+};
+
+}  // namespace
+
+grpc::MessageHolder<v1::AppendEventsRequest, v1::AppendEventsResponse>*
+AuditServiceImpl::ArenaAllocator::AllocateMessages() {
+  return new ArenaMessages();
+}
+
+AuditServiceImpl::AuditServiceImpl(AuditLog* log,
+                                   std::shared_ptr<auth::Authenticator> authenticator)
+    : log_(log), authenticator_(std::move(authenticator)) {
+  SetMessageAllocatorFor_AppendEvents(&append_allocator_);
 }
 
 absl::Status AuditServiceImpl::RecordRead(const grpc::ServerContext& ctx, const std::string& action,

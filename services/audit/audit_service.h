@@ -15,6 +15,8 @@
 
 #include <memory>
 
+#include <grpcpp/support/message_allocator.h>
+
 #include "common/auth/authenticator.h"
 #include "datalab/audit/v1/audit.grpc.pb.h"
 #include "services/audit/audit_log.h"
@@ -26,8 +28,7 @@ namespace v1 = ::datalab::audit::v1;
 class AuditServiceImpl final
     : public v1::AuditService::WithCallbackMethod_AppendEvents<v1::AuditService::Service> {
  public:
-  AuditServiceImpl(AuditLog* log, std::shared_ptr<auth::Authenticator> authenticator)
-      : log_(log), authenticator_(std::move(authenticator)) {}
+  AuditServiceImpl(AuditLog* log, std::shared_ptr<auth::Authenticator> authenticator);
 
   grpc::ServerUnaryReactor* AppendEvents(grpc::CallbackServerContext* ctx,
                                          const v1::AppendEventsRequest* req,
@@ -57,8 +58,18 @@ class AuditServiceImpl final
   absl::Status RecordRead(const grpc::ServerContext& ctx, const std::string& action,
                           const std::vector<std::string>& resources, int64_t results);
 
+  // AppendEvents requests and responses live on a per-call protobuf arena:
+  // parsing a batch allocates from one block and freeing it is one call.
+  class ArenaAllocator final
+      : public grpc::MessageAllocator<v1::AppendEventsRequest, v1::AppendEventsResponse> {
+   public:
+    grpc::MessageHolder<v1::AppendEventsRequest, v1::AppendEventsResponse>* AllocateMessages()
+        override;
+  };
+
   AuditLog* log_;
   std::shared_ptr<auth::Authenticator> authenticator_;
+  ArenaAllocator append_allocator_;
 };
 
 // Proto conversions, exposed for the client side and tests.
