@@ -49,10 +49,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/identity_assertion.h"
 #include "common/crypto/ed25519.h"

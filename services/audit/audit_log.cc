@@ -213,7 +213,7 @@ absl::StatusOr<AppendResult> AuditLog::Append(const std::vector<AuditEvent>& eve
   refs.reserve(events.size());
   for (const AuditEvent& e : events) refs.push_back(&e);
   RETURN_IF_ERROR(CheckEvents(refs));
-  return sequencer_->Append(events);
+  return sequencer_->Append(refs);
 }
 
 void AuditLog::AppendAsync(Sequencer::EventRefs events, Sequencer::AppendCallback done) {

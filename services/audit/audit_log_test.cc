@@ -13,6 +13,8 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 #include "services/audit/memory_audit_store.h"
 #include "services/audit/merkle/verify.h"
@@ -335,6 +337,25 @@ TEST_F(AuditLogTest, AsyncAppendRefusalsAreAnsweredOnTheCallingThread) {
   log->Close();
   expect_refused({Event("late")}, absl::StatusCode::kUnavailable);
   EXPECT_EQ(memory_.LoadTreeState()->size, 0u);
+}
+
+TEST(SerializeEventDeterministic, MatchesAStreamedDeterministicEncodingWhateverTheMapOrder) {
+  AuditEvent a = Event("det");
+  AuditEvent b = a;
+  for (int i = 0; i < 20; ++i) (*a.mutable_details())["k" + std::to_string(i)] = "v";
+  for (int i = 19; i >= 0; --i) (*b.mutable_details())["k" + std::to_string(i)] = "v";
+  std::string streamed;
+  {
+    google::protobuf::io::StringOutputStream sos(&streamed);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    b.SerializeToCodedStream(&cos);
+  }
+  EXPECT_EQ(SerializeEventDeterministic(a), streamed);
+  EXPECT_EQ(SerializeEventDeterministic(b), streamed);
+  AuditEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(SerializeEventDeterministic(a)));
+  EXPECT_EQ(parsed.details_size(), a.details_size());
 }
 
 TEST_F(AuditLogTest, LostIndexSuffixIsRebuiltAtStartup) {

@@ -3,12 +3,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/arena.h"
 #include "common/auth/auth_processor.h"
 #include "common/crypto/bytes.h"
 #include "common/crypto/encoding.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
+#include "google/protobuf/arena.h"
 
 namespace datalab::audit {
 namespace {
@@ -28,6 +28,25 @@ grpc::Status CheckNonNegative(std::initializer_list<std::pair<const char*, int64
   }
   return grpc::Status::OK;
 }
+
+class ArenaMessages final
+    : public grpc::MessageHolder<v1::AppendEventsRequest, v1::AppendEventsResponse> {
+ public:
+  ArenaMessages() : arena_(Options()) {
+    set_request(google::protobuf::Arena::CreateMessage<v1::AppendEventsRequest>(&arena_));
+    set_response(google::protobuf::Arena::CreateMessage<v1::AppendEventsResponse>(&arena_));
+  }
+  void Release() override { delete this; }
+
+ private:
+  static google::protobuf::ArenaOptions Options() {
+    google::protobuf::ArenaOptions o;
+    o.start_block_size = 4096;    // one event and its reply
+    o.max_block_size = 64 << 10;  // a batch of 256 events in a few blocks
+    return o;
+  }
+  google::protobuf::Arena arena_;
+};
 
 }  // namespace
 
@@ -57,29 +76,6 @@ void ToProto(const StoredEntry& e, v1::LogEntry* out) {
   out->set_pruned(e.pruned);
   if (e.leaf_hash.has_value()) out->set_leaf_hash(HashBytes(*e.leaf_hash));
 }
-
-namespace {
-
-class ArenaMessages final
-    : public grpc::MessageHolder<v1::AppendEventsRequest, v1::AppendEventsResponse> {
- public:
-  ArenaMessages() : arena_(Options()) {
-    set_request(google::protobuf::Arena::CreateMessage<v1::AppendEventsRequest>(&arena_));
-    set_response(google::protobuf::Arena::CreateMessage<v1::AppendEventsResponse>(&arena_));
-  }
-  void Release() override { delete this; }
-
- private:
-  static google::protobuf::ArenaOptions Options() {
-    google::protobuf::ArenaOptions o;
-    o.start_block_size = 4096;    // one event and its reply
-    o.max_block_size = 64 << 10;  // a batch of 256 events in a few blocks
-    return o;
-  }
-  google::protobuf::Arena arena_;
-};
-
-}  // namespace
 
 grpc::MessageHolder<v1::AppendEventsRequest, v1::AppendEventsResponse>*
 AuditServiceImpl::ArenaAllocator::AllocateMessages() {

@@ -89,7 +89,7 @@ class Sequencer {
   // handler passes the request's own events, without copying them.
   using EventRefs = absl::Span<const common::v1::AuditEvent* const>;
 
-  absl::StatusOr<AppendResult> Append(const std::vector<common::v1::AuditEvent>& events);
+  absl::StatusOr<AppendResult> Append(EventRefs events);
   // The same, answered through `done` exactly once: on the calling thread
   // when the request fails before it is queued (a store error during the
   // lookups, or shutdown), otherwise on the writer thread once its group is
