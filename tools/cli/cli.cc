@@ -1,5 +1,6 @@
 #include "tools/cli/cli.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -7,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/server/tls.h"
@@ -187,7 +189,125 @@ const Command* Registry::Find(const std::vector<std::string>& words, size_t* con
   return best;
 }
 
+std::vector<const Command*> Registry::Group(const std::vector<std::string>& words,
+                                            std::string* group) const {
+  std::vector<const Command*> best;
+  for (size_t len = 1; len <= words.size(); ++len) {
+    std::vector<const Command*> members;
+    for (const auto& c : commands_) {
+      std::vector<std::string> parts = absl::StrSplit(c.name, ' ');
+      if (parts.size() <= len) continue;  // a command itself, not a group member
+      bool match = true;
+      for (size_t i = 0; i < len; ++i) match &= parts[i] == words[i];
+      if (match) members.push_back(&c);
+    }
+    if (members.empty()) break;
+    best = std::move(members);
+    *group = absl::StrJoin(words.begin(), words.begin() + static_cast<long>(len), " ");
+  }
+  return best;
+}
+
 absl::Status FromGrpc(const grpc::Status& s) { return FromGrpcStatus(s); }
+
+namespace {
+
+void PrintCommandList(const std::vector<const Command*>& commands, std::ostream& out) {
+  for (const Command* c : commands) {
+    out << "  " << c->name << std::string(c->name.size() < 28 ? 28 - c->name.size() : 1, ' ')
+        << c->summary << "\n";
+  }
+}
+
+void PrintHelp(const Registry& r, std::ostream& out) {
+  out << "datalab: the command-line client of the datalab virtual data lab\n\n"
+         "usage: datalab <command> [options]      datalab <command> --help\n\n"
+         "commands:\n";
+  std::vector<const Command*> all;
+  for (const auto& c : r.commands()) all.push_back(&c);
+  PrintCommandList(all, out);
+  out << "\ncommon options: --env FILE (lab.env of a local lab; default var/lab.env or\n"
+         "$DATALAB_ENV), --gateway HOST:PORT, --ca FILE, --token-file FILE\n\n"
+         "exit codes: 0 ok, 1 error, 2 usage, 3 not logged in, 4 not allowed,\n"
+         "5 not found, 6 lab unavailable (retry), 7 input refused, 8 unhealthy\n";
+}
+
+bool IsHelp(const std::string& w) { return w == "--help" || w == "-h" || w == "help"; }
+
+}  // namespace
+
+int Main(const Registry& r, const std::vector<std::string>& all, std::ostream& out,
+         std::ostream& err) {
+  // Options common to every command may also come before it:
+  //   datalab --as researcher query ...
+  std::vector<std::string> globals;
+  std::vector<std::string> words;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::string& w = all[i];
+    bool global = false;
+    for (const char* g : {"--as", "--env", "--gateway", "--ca", "--token-file"}) {
+      std::string flag(g);
+      if (w == flag && i + 1 < all.size() && words.empty()) {
+        globals.push_back(w);
+        globals.push_back(all[++i]);
+        global = true;
+        break;
+      }
+      if (w.rfind(flag + "=", 0) == 0 && words.empty()) {
+        globals.push_back(w);
+        global = true;
+        break;
+      }
+    }
+    if (!global) words.push_back(w);
+  }
+  if (words.empty() || IsHelp(words[0])) {
+    PrintHelp(r, out);
+    return words.empty() ? kUsage : kOk;
+  }
+  size_t consumed = 0;
+  const Command* cmd = r.Find(words, &consumed);
+  if (cmd == nullptr) {
+    // A command group ("datalab audit", "datalab catalogue schema --help"):
+    // list its commands, or say which word after it is unknown.
+    std::string group;
+    std::vector<const Command*> members = r.Group(words, &group);
+    if (members.empty()) {
+      err << "error: unknown command '" << words[0]
+          << "' (run `datalab --help` for the list)\n";
+      return kUsage;
+    }
+    const size_t group_words = static_cast<size_t>(std::count(group.begin(), group.end(), ' ')) + 1;
+    if (words.size() > group_words && !IsHelp(words[group_words])) {
+      const std::string& next = words[group_words];
+      if (next.rfind("-", 0) == 0) {
+        err << "error: '" << group << "' needs a command before its options (run `datalab "
+            << group << " --help` for the " << group << " commands)\n";
+      } else {
+        err << "error: unknown command '" << group << " " << next << "' (run `datalab " << group
+            << " --help` for the " << group << " commands)\n";
+      }
+      return kUsage;
+    }
+    out << "usage: datalab " << group << " <command> [options]      datalab " << group
+        << " <command> --help\n\ncommands:\n";
+    PrintCommandList(members, out);
+    return words.size() > group_words ? kOk : kUsage;
+  }
+  std::vector<std::string> rest(words.begin() + static_cast<long>(consumed), words.end());
+  rest.insert(rest.end(), globals.begin(), globals.end());
+  auto args = Args::Parse(rest, {"json", "csv", "yes", "quiet", "wait", "allow-duplicate", "reversible"});
+  if (!args.ok()) {
+    err << "error: " << args.status().message() << " (see `datalab " << cmd->name
+        << " --help`)\n";
+    return kUsage;
+  }
+  if (args->Has("help")) {
+    out << cmd->usage << "\n";
+    return kOk;
+  }
+  return cmd->run(*args, out, err);
+}
 
 int Fail(std::ostream& err, const absl::Status& s) {
   err << "error: " << s.message();

@@ -83,6 +83,11 @@ class Registry {
   void Add(Command c);
   // Longest match of argv words against command names; nullptr if none.
   const Command* Find(const std::vector<std::string>& words, size_t* consumed) const;
+  // The longest leading run of `words` that begins some command names
+  // without being one ("audit", "catalogue schema"), and those commands;
+  // empty when no command starts that way.
+  std::vector<const Command*> Group(const std::vector<std::string>& words,
+                                    std::string* group) const;
   const std::vector<Command>& commands() const { return commands_; }
 
  private:
@@ -107,6 +112,12 @@ void RegisterUploadCommands(Registry& r);
 
 // Every command of the client, in the order `datalab --help` lists them.
 void RegisterAllCommands(Registry& r);
+
+// The whole command line after argv[0]: global options, `--help` for the
+// client, a command group ("datalab audit --help" lists the audit
+// commands) or a command, then the command. Returns the exit code.
+int Main(const Registry& r, const std::vector<std::string>& argv, std::ostream& out,
+         std::ostream& err);
 
 }  // namespace datalab::cli
 

@@ -1,5 +1,7 @@
 #include "tools/cli/cli.h"
 
+#include <sstream>
+
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -35,6 +37,88 @@ TEST(Registry, LongestMatchWins) {
   EXPECT_EQ(c->name, "audit verify");
   EXPECT_EQ(consumed, 2u);
   EXPECT_EQ(r.Find({"nope"}, &consumed), nullptr);
+}
+
+// A registry shaped like the real one, whose commands print their name and
+// arguments.
+Registry ToyRegistry() {
+  Registry r;
+  for (const char* name : {"health", "audit search", "audit verify", "catalogue show",
+                           "catalogue schema show", "catalogue schema list"}) {
+    std::string n(name);
+    r.Add({n, "does " + n, "usage: datalab " + n + " [--json]",
+           [n](const Args& a, std::ostream& out, std::ostream&) {
+             out << "ran " << n << " json=" << a.Has("json") << " as=" << a.GetOr("as", "-");
+             for (const auto& p : a.positionals()) out << " " << p;
+             return kOk;
+           }});
+  }
+  return r;
+}
+
+struct Outcome {
+  int code;
+  std::string out, err;
+};
+
+Outcome RunMain(const std::vector<std::string>& argv) {
+  Registry r = ToyRegistry();
+  std::ostringstream out, err;
+  int code = Main(r, argv, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST(Main, RunsTheLongestMatchingCommandWithGlobalsAnywhereBeforeIt) {
+  Outcome o = RunMain({"--as", "dpo", "audit", "verify", "--json", "f.jsonl"});
+  EXPECT_EQ(o.code, kOk);
+  EXPECT_EQ(o.out, "ran audit verify json=1 as=dpo f.jsonl");
+  EXPECT_EQ(o.err, "");
+}
+
+TEST(Main, HelpForTheClientAndForOneCommand) {
+  Outcome all = RunMain({"--help"});
+  EXPECT_EQ(all.code, kOk);
+  EXPECT_THAT(all.out, ::testing::HasSubstr("catalogue schema list"));
+  EXPECT_EQ(RunMain({}).code, kUsage);  // nothing asked: the list, as a usage error
+  Outcome one = RunMain({"catalogue", "show", "--help"});
+  EXPECT_EQ(one.code, kOk);
+  EXPECT_EQ(one.out, "usage: datalab catalogue show [--json]\n");
+}
+
+TEST(Main, AGroupListsItsCommands) {
+  Outcome help = RunMain({"audit", "--help"});
+  EXPECT_EQ(help.code, kOk);
+  EXPECT_THAT(help.out, ::testing::HasSubstr("audit search"));
+  EXPECT_THAT(help.out, ::testing::HasSubstr("does audit verify"));
+  EXPECT_THAT(help.out, ::testing::Not(::testing::HasSubstr("catalogue")));
+  EXPECT_EQ(help.err, "");
+  // The deepest group the words name.
+  Outcome nested = RunMain({"catalogue", "schema", "-h"});
+  EXPECT_EQ(nested.code, kOk);
+  EXPECT_THAT(nested.out, ::testing::HasSubstr("catalogue schema list"));
+  EXPECT_THAT(nested.out, ::testing::Not(::testing::HasSubstr("catalogue show ")));
+  // A bare group: the same list, as a usage error.
+  Outcome bare = RunMain({"catalogue"});
+  EXPECT_EQ(bare.code, kUsage);
+  EXPECT_THAT(bare.out, ::testing::HasSubstr("catalogue schema show"));
+}
+
+TEST(Main, UnknownWordsAreUsageErrorsThatSayWhereToLook) {
+  Outcome top = RunMain({"audits"});
+  EXPECT_EQ(top.code, kUsage);
+  EXPECT_EQ(top.err, "error: unknown command 'audits' (run `datalab --help` for the list)\n");
+  EXPECT_EQ(top.out, "");
+  Outcome sub = RunMain({"audit", "serch", "--subject", "s"});
+  EXPECT_EQ(sub.code, kUsage);
+  EXPECT_EQ(sub.err,
+            "error: unknown command 'audit serch' (run `datalab audit --help` for the audit "
+            "commands)\n");
+  Outcome flag = RunMain({"catalogue", "schema", "--dataset", "d"});
+  EXPECT_EQ(flag.code, kUsage);
+  EXPECT_THAT(flag.err, ::testing::HasSubstr("'catalogue schema' needs a command"));
+  Outcome bad_args = RunMain({"health", "--as"});
+  EXPECT_EQ(bad_args.code, kUsage);
+  EXPECT_THAT(bad_args.err, ::testing::HasSubstr("see `datalab health --help`"));
 }
 
 TEST(ExitCodes, AreStable) {
