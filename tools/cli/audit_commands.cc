@@ -36,7 +36,7 @@ absl::StatusOr<int64_t> ParseTimeArg(const std::string& flag, const std::string&
       absl::ParseTime("%Y-%m-%d", v, absl::UTCTimeZone(), &t, &err)) {
     return absl::ToUnixMillis(t);
   }
-  return absl::InvalidArgumentError(
+  return UsageError(
       absl::StrCat("--", flag, " must be a date (2026-11-23), an RFC 3339 time or unix milliseconds"));
 }
 
@@ -113,13 +113,13 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
   req.set_action(args.GetOr("action", ""));
   if (auto r = args.Get("role")) {
     auto role = auth::RoleFromClaim(*r);
-    if (!role.ok()) return Fail(err, absl::InvalidArgumentError("--role: unknown role"));
+    if (!role.ok()) return Fail(err, UsageError("--role: unknown role"));
     req.set_role(*role);
   }
   if (auto d = args.Get("decision")) {
     if (*d == "allow") req.set_decision(cv1::ALLOW);
     else if (*d == "deny") req.set_decision(cv1::DENY);
-    else return Fail(err, absl::InvalidArgumentError("--decision must be allow or deny"));
+    else return Fail(err, UsageError("--decision must be allow or deny"));
   }
   for (const char* f : {"since", "until"}) {
     if (auto v = args.Get(f)) {
@@ -231,9 +231,9 @@ int Export(const Args& args, std::ostream& out, std::ostream& err) {
   std::string path = args.GetOr("out", "");
   std::string format = args.GetOr("format", "verifiable");
   if (format != "verifiable" && format != "csv" && format != "jsonl") {
-    return Fail(err, absl::InvalidArgumentError("--format must be verifiable, csv or jsonl"));
+    return Fail(err, UsageError("--format must be verifiable, csv or jsonl"));
   }
-  if (path.empty()) return Fail(err, absl::InvalidArgumentError("--out FILE is required"));
+  if (path.empty()) return Fail(err, UsageError("--out FILE is required"));
   std::ofstream file(path, std::ios::trunc);
   if (!file) return Fail(err, absl::UnavailableError(absl::StrCat("cannot write ", path)));
 
@@ -288,7 +288,7 @@ int Export(const Args& args, std::ostream& out, std::ostream& err) {
 
 int Verify(const Args& args, std::ostream& out, std::ostream& err) {
   std::string path = args.GetOr("export", args.positionals().empty() ? "" : args.positionals()[0]);
-  if (path.empty()) return Fail(err, absl::InvalidArgumentError("--export FILE is required"));
+  if (path.empty()) return Fail(err, UsageError("--export FILE is required"));
   std::ifstream in(path);
   if (!in) return Fail(err, absl::NotFoundError(absl::StrCat("cannot read ", path)));
   audit::VerifyReport r = audit::VerifyJsonLines(in);

@@ -91,7 +91,7 @@ std::string WithPrefix(const std::string& prefix, const std::string& v) {
 
 absl::StatusOr<std::string> Positional(const Args& a, size_t i, const char* what) {
   if (a.positionals().size() <= i) {
-    return absl::InvalidArgumentError(absl::StrCat("missing ", what));
+    return UsageError(absl::StrCat("missing ", what));
   }
   return a.positionals()[i];
 }
@@ -102,7 +102,7 @@ absl::Status ParseEnum(const Args& a, const std::string& flag,
   auto v = a.Get(flag);
   if (!v) return absl::OkStatus();
   if (!parse(absl::AsciiStrToUpper(*v), out)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": unknown value '", *v, "'"));
+    return UsageError(absl::StrCat("--", flag, ": unknown value '", *v, "'"));
   }
   return absl::OkStatus();
 }
@@ -110,7 +110,7 @@ absl::Status ParseEnum(const Args& a, const std::string& flag,
 absl::Status IntFlag(const Args& a, const std::string& flag, int32_t* out) {
   auto v = a.Get(flag);
   if (v && !absl::SimpleAtoi(*v, out)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": not a number"));
+    return UsageError(absl::StrCat("--", flag, ": not a number"));
   }
   return absl::OkStatus();
 }
@@ -118,7 +118,7 @@ absl::Status IntFlag(const Args& a, const std::string& flag, int32_t* out) {
 absl::Status DoubleFlag(const Args& a, const std::string& flag, double* out) {
   auto v = a.Get(flag);
   if (v && !absl::SimpleAtod(*v, out)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": not a number"));
+    return UsageError(absl::StrCat("--", flag, ": not a number"));
   }
   return absl::OkStatus();
 }
@@ -246,7 +246,7 @@ absl::StatusOr<int> CatalogueShow(Session& s) {
 
 absl::StatusOr<std::string> FileFlag(const Args& a) {
   auto f = a.Get("file");
-  if (!f) return absl::InvalidArgumentError("--file FILE (JSON or YAML) is required");
+  if (!f) return UsageError("--file FILE (JSON or YAML) is required");
   return *f;
 }
 
@@ -495,7 +495,7 @@ absl::Status UserFlags(const Args& a, cv1::User* u, std::vector<std::string>* ma
     for (absl::string_view r : absl::StrSplit(*v, ',', absl::SkipEmpty())) {
       c::Role role;
       if (!c::Role_Parse(absl::AsciiStrToUpper(std::string(r)), &role)) {
-        return absl::InvalidArgumentError(absl::StrCat("--roles: unknown role '", std::string(r), "'"));
+        return UsageError(absl::StrCat("--roles: unknown role '", std::string(r), "'"));
       }
       u->add_roles(role);
     }
@@ -508,7 +508,7 @@ absl::Status UserFlags(const Args& a, cv1::User* u, std::vector<std::string>* ma
     mask->push_back("accreditation");
   }
   if (auto v = a.Get("active")) {
-    if (*v != "true" && *v != "false") return absl::InvalidArgumentError("--active: true or false");
+    if (*v != "true" && *v != "false") return UsageError("--active: true or false");
     u->set_active(*v == "true");
     mask->push_back("active");
   }
@@ -569,7 +569,7 @@ absl::StatusOr<int> UsersUpdate(Session& s) {
   r.mutable_user()->set_name(WithPrefix("users/", *id));
   std::vector<std::string> mask;
   CLI_RETURN_IF_ERROR(UserFlags(s.args, r.mutable_user(), &mask));
-  if (mask.empty()) return absl::InvalidArgumentError("nothing to update: give at least one field flag");
+  if (mask.empty()) return UsageError("nothing to update: give at least one field flag");
   for (const auto& m : mask) r.add_update_mask(m);
   cv1::User u;
   CLI_RETURN_IF_ERROR(Call(s, &Stub::UpdateUser, r, &u));

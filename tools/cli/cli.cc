@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,7 +17,22 @@
 
 namespace datalab::cli {
 
+namespace {
+constexpr char kUsagePayload[] = "type.datalab.local/cli.usage";
+}  // namespace
+
+absl::Status UsageError(std::string_view message) {
+  absl::Status s = absl::InvalidArgumentError(absl::string_view(message.data(), message.size()));
+  s.SetPayload(kUsagePayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsUsageError(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kInvalidArgument && s.GetPayload(kUsagePayload).has_value();
+}
+
 int ExitCodeFor(const absl::Status& s) {
+  if (IsUsageError(s)) return kUsage;
   switch (s.code()) {
     case absl::StatusCode::kOk: return kOk;
     case absl::StatusCode::kUnauthenticated: return kUnauthenticated;
@@ -56,7 +72,7 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
       } else if (i + 1 < argv.size()) {
         a.flags_[body] = argv[++i];
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("--", body, " needs a value"));
+        return UsageError(absl::StrCat("--", body, " needs a value"));
       }
       continue;
     }
@@ -126,7 +142,7 @@ absl::StatusOr<LabEnv> LabEnv::Load(const Args& args) {
     // --as NAME picks a persona's token in a dev lab (var/tokens/NAME).
     for (char c : *as) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
-        return absl::InvalidArgumentError("--as takes a simple name (letters, digits, - and _)");
+        return UsageError("--as takes a simple name (letters, digits, - and _)");
       }
     }
     std::string dir = env.Var("DATALAB_TOKEN_DIR");
@@ -320,6 +336,11 @@ int Fail(std::ostream& err, const absl::Status& s) {
       break;
     case absl::StatusCode::kPermissionDenied:
       if (!absl::StrContains(s.message(), "role")) err << " (your roles do not allow this)";
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      if (IsUsageError(s) && !absl::StartsWith(s.message(), "usage:")) {
+        err << " (add --help to the command for its options)";
+      }
       break;
     default:
       break;

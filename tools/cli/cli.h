@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -33,6 +34,12 @@ enum ExitCode {
 };
 
 int ExitCodeFor(const absl::Status& s);
+
+// A mistake in the command line itself (a missing or malformed flag or
+// argument), found before anything is sent: exit code kUsage, where an
+// INVALID_ARGUMENT from the lab (input it refused) is kInvalid.
+absl::Status UsageError(std::string_view message);
+bool IsUsageError(const absl::Status& s);
 
 // Parsed arguments: --name=value, --name value, --flag, and positionals.
 class Args {

@@ -121,13 +121,27 @@ TEST(Main, UnknownWordsAreUsageErrorsThatSayWhereToLook) {
   EXPECT_THAT(bad_args.err, ::testing::HasSubstr("see `datalab health --help`"));
 }
 
+TEST(Fail, ACommandLineMistakeIsAUsageErrorThatPointsAtHelp) {
+  std::ostringstream err;
+  EXPECT_EQ(Fail(err, UsageError("--dataset and --school are required")), kUsage);
+  EXPECT_EQ(err.str(),
+            "error: --dataset and --school are required (add --help to the command for its "
+            "options)\n");
+  std::ostringstream refused;
+  EXPECT_EQ(Fail(refused, absl::InvalidArgumentError("schema: column 'x' has no type")), kInvalid);
+  EXPECT_EQ(refused.str(), "error: schema: column 'x' has no type\n");
+}
+
 TEST(ExitCodes, AreStable) {
   EXPECT_EQ(ExitCodeFor(absl::OkStatus()), 0);
   EXPECT_EQ(ExitCodeFor(absl::UnauthenticatedError("")), 3);
   EXPECT_EQ(ExitCodeFor(absl::PermissionDeniedError("")), 4);
   EXPECT_EQ(ExitCodeFor(absl::NotFoundError("")), 5);
   EXPECT_EQ(ExitCodeFor(absl::UnavailableError("")), 6);
-  EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("")), 7);
+  EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("")), 7);  // the lab refused it
+  EXPECT_EQ(ExitCodeFor(UsageError("--project is required")), 2);
+  EXPECT_TRUE(IsUsageError(UsageError("x")));
+  EXPECT_FALSE(IsUsageError(absl::InvalidArgumentError("x")));
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ int InitIdp(const Args& args, std::ostream& out, std::ostream& err) {
   std::string dir = args.GetOr("dir", "");
   std::string issuer = args.GetOr("issuer", "");
   if (dir.empty() || issuer.empty()) {
-    return Fail(err, absl::InvalidArgumentError("--dir and --issuer are required"));
+    return Fail(err, UsageError("--dir and --issuer are required"));
   }
   auto pem = jwt::GeneratePrivateKeyPem(jwt::Algorithm::kEs256);
   if (!pem.ok()) return Fail(err, pem.status());
@@ -82,14 +82,14 @@ absl::StatusOr<std::string> MintDevToken(const LabEnv& env, const std::string& s
   auto pem = server::ReadFileToString(dir + "/signing.pem");
   if (!pem.ok()) return absl::FailedPreconditionError("the lab's dev identity provider is missing");
   if (subject.empty() || subject.size() > 64 || subject.find('/') != std::string::npos) {
-    return absl::InvalidArgumentError("--subject must be 1-64 characters without '/'");
+    return UsageError("--subject must be 1-64 characters without '/'");
   }
   if (ttl_seconds <= 0 || ttl_seconds > 24 * 3600) {
-    return absl::InvalidArgumentError("--ttl must be between 1 and 86400 seconds");
+    return UsageError("--ttl must be between 1 and 86400 seconds");
   }
   for (const auto& r : roles) {
     if (!auth::RoleFromClaim(r).ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
+      return UsageError(absl::StrCat(
           "unknown role '", r, "' (researcher, data_steward, project_approver, dpo, admin)"));
     }
   }

@@ -50,7 +50,7 @@ std::function<int(const Args&, std::ostream&, std::ostream&)> Run(std::vector<st
 
 absl::StatusOr<std::string> Need(const Args& a, const std::string& flag) {
   auto v = a.Get(flag);
-  if (!v || v->empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is required"));
+  if (!v || v->empty()) return UsageError(absl::StrCat("--", flag, " is required"));
   return *v;
 }
 
@@ -111,7 +111,7 @@ absl::StatusOr<pv1::IdentifierKind> ParseKind(const std::string& k) {
   for (char ch : k) upper += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
   pv1::IdentifierKind kind;
   if (!pv1::IdentifierKind_Parse(upper, &kind) || kind == pv1::IDENTIFIER_KIND_UNSPECIFIED) {
-    return absl::InvalidArgumentError("--kind must be upn, uln, urn, staff-number or free-text");
+    return UsageError("--kind must be upn, uln, urn, staff-number or free-text");
   }
   return kind;
 }
@@ -327,7 +327,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
              for (char ch : *st) upper += static_cast<char>(std::toupper(ch));
              pv1::ReidentificationRequest::State s;
              if (!pv1::ReidentificationRequest::State_Parse(upper, &s)) {
-               return Fail(c.err, absl::InvalidArgumentError("unknown --state"));
+               return Fail(c.err, UsageError("unknown --state"));
              }
              req.set_state(s);
            }

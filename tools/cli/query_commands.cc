@@ -97,7 +97,7 @@ void PrintResult(QSession& s, const qv1::QueryResult& r) {
 
 absl::StatusOr<int> QueryCmd(QSession& s) {
   auto project = s.args.Get("project");
-  if (!project.has_value()) return absl::InvalidArgumentError("--project is required");
+  if (!project.has_value()) return UsageError("--project is required");
   std::string sql;
   if (auto file = s.args.Get("file")) {
     std::ifstream in(*file);
@@ -108,7 +108,7 @@ absl::StatusOr<int> QueryCmd(QSession& s) {
   } else {
     sql = absl::StrJoin(s.args.positionals(), " ");
   }
-  if (sql.empty()) return absl::InvalidArgumentError("give the SQL as an argument or with --file");
+  if (sql.empty()) return UsageError("give the SQL as an argument or with --file");
   qv1::RunQueryRequest req;
   req.set_project(ProjectName(*project));
   req.set_sql(sql);
@@ -122,7 +122,7 @@ absl::StatusOr<int> QueryCmd(QSession& s) {
 
 absl::StatusOr<int> HistoryCmd(QSession& s) {
   auto project = s.args.Get("project");
-  if (!project.has_value()) return absl::InvalidArgumentError("--project is required");
+  if (!project.has_value()) return UsageError("--project is required");
   qv1::ListQueryHistoryRequest req;
   req.set_project(ProjectName(*project));
   req.set_page_size(100);
@@ -151,7 +151,7 @@ absl::StatusOr<int> HistoryCmd(QSession& s) {
 }
 
 absl::StatusOr<int> ReleaseShow(QSession& s) {
-  if (s.args.positionals().size() != 1) return absl::InvalidArgumentError("give one release name");
+  if (s.args.positionals().size() != 1) return UsageError("give one release name");
   qv1::GetReleaseRequest req;
   req.set_name(s.args.positionals()[0]);
   qv1::QueryResult r;
@@ -162,7 +162,7 @@ absl::StatusOr<int> ReleaseShow(QSession& s) {
 }
 
 absl::StatusOr<int> ReleaseExport(QSession& s) {
-  if (s.args.positionals().size() != 1) return absl::InvalidArgumentError("give one release name");
+  if (s.args.positionals().size() != 1) return UsageError("give one release name");
   qv1::ExportReleaseRequest req;
   req.set_name(s.args.positionals()[0]);
   req.set_format(s.args.Has("json") ? qv1::JSON : qv1::CSV);

@@ -214,19 +214,19 @@ bool Retryable(const absl::Status& s) {
 
 int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.positionals().size() != 1) {
-    return Fail(err, absl::InvalidArgumentError("usage: datalab upload FILE --dataset D --school URN|trust-wide"));
+    return Fail(err, UsageError("usage: datalab upload FILE --dataset D --school URN|trust-wide"));
   }
   const std::string path = args.positionals()[0];
   // Checked before anything is sent: bad input uploads nothing.
   int wait_timeout = 1800;
   if (auto t = args.Get("wait-timeout");
       t.has_value() && (!absl::SimpleAtoi(*t, &wait_timeout) || wait_timeout < 1)) {
-    return Fail(err, absl::InvalidArgumentError("--wait-timeout must be a positive number of seconds"));
+    return Fail(err, UsageError("--wait-timeout must be a positive number of seconds"));
   }
   auto dataset = args.Get("dataset");
   auto school = args.Get("school");
   if (!dataset || !school) {
-    return Fail(err, absl::InvalidArgumentError("--dataset and --school are required"));
+    return Fail(err, UsageError("--dataset and --school are required"));
   }
   iv1::UploadHeader h;
   h.set_dataset(DatasetName(*dataset));
@@ -238,12 +238,12 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
   h.set_allow_duplicate(args.Has("allow-duplicate") && args.GetOr("allow-duplicate", "") != "false");
   const std::string policy = absl::AsciiStrToLower(args.GetOr("policy", "reject"));
   if (policy != "reject" && policy != "quarantine") {
-    return Fail(err, absl::InvalidArgumentError("--policy must be reject or quarantine"));
+    return Fail(err, UsageError("--policy must be reject or quarantine"));
   }
   h.set_error_policy(policy == "quarantine" ? iv1::QUARANTINE : iv1::REJECT);
   const std::string mode = absl::AsciiStrToLower(args.GetOr("mode", "append"));
   if (mode != "append" && mode != "replace") {
-    return Fail(err, absl::InvalidArgumentError("--mode must be append or replace"));
+    return Fail(err, UsageError("--mode must be append or replace"));
   }
   h.set_mode(mode == "replace" ? iv1::REPLACE : iv1::APPEND);
   size_t slash = path.find_last_of('/');
@@ -412,7 +412,7 @@ int RunJobsList(const Args& args, std::ostream& out, std::ostream& err) {
 
 int RunJobsShow(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.positionals().size() != 1) {
-    return Fail(err, absl::InvalidArgumentError("usage: datalab jobs show JOB"));
+    return Fail(err, UsageError("usage: datalab jobs show JOB"));
   }
   auto c = Open(args);
   if (!c.ok()) return Fail(err, c.status());
@@ -429,7 +429,7 @@ int RunJobsShow(const Args& args, std::ostream& out, std::ostream& err) {
 
 int RunJobsCancel(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.positionals().size() != 1) {
-    return Fail(err, absl::InvalidArgumentError("usage: datalab jobs cancel JOB"));
+    return Fail(err, UsageError("usage: datalab jobs cancel JOB"));
   }
   auto c = Open(args);
   if (!c.ok()) return Fail(err, c.status());
@@ -446,7 +446,7 @@ int RunJobsCancel(const Args& args, std::ostream& out, std::ostream& err) {
 
 int RunReport(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.positionals().size() != 1) {
-    return Fail(err, absl::InvalidArgumentError("usage: datalab report JOB [--json]"));
+    return Fail(err, UsageError("usage: datalab report JOB [--json]"));
   }
   auto c = Open(args);
   if (!c.ok()) return Fail(err, c.status());
