@@ -553,7 +553,7 @@ absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::strin
   (*record.mutable_details())["pruned"] = std::to_string(total);
   std::vector<AuditEvent> events;
   events.push_back(std::move(record));
-  RETURN_IF_ERROR(Append(std::move(events)).status());
+  RETURN_IF_ERROR(Append(events).status());
   log::Info("audit entries pruned", {{"pruned", std::to_string(total)}});
   return total;
 }

@@ -69,7 +69,7 @@ class AuditLogTest : public ::testing::Test {
 
   std::vector<int64_t> AppendOne(AuditLog& log, AuditEvent e) {
     std::vector<AuditEvent> v{std::move(e)};
-    auto r = log.Append(std::move(v));
+    auto r = log.Append(v);
     EXPECT_THAT(r, IsOk());
     return r.ok() ? r->indexes : std::vector<int64_t>{};
   }
@@ -300,8 +300,10 @@ TEST_F(AuditLogTest, AsyncAppendsFromOneThreadAreEachAnsweredOnceAfterCommit) {
   }
   {
     absl::MutexLock l(&mu);
-    mu.Await(absl::Condition(+[](int* n) { return *n == kRequests; }, &answered));
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(+[](int* n) { return *n == kRequests; }, &answered), absl::Seconds(30)));
   }
+  log->Close();  // drains the writer: a late second answer would land before the checks
   EXPECT_EQ(log->Committed().size, static_cast<uint64_t>(kRequests - kRequests / 4));
   std::set<int64_t> distinct;
   for (int i = 0; i < kRequests; ++i) {
@@ -314,6 +316,64 @@ TEST_F(AuditLogTest, AsyncAppendsFromOneThreadAreEachAnsweredOnceAfterCommit) {
     }
   }
   EXPECT_TRUE(ExportAndVerify(*log).ok);
+}
+
+// A store whose look-ups of one id fail, and whose appends can be made to fail.
+class FailingStore : public MemoryAuditStore {
+ public:
+  absl::StatusOr<std::optional<uint64_t>> FindEventId(std::string_view id) const override {
+    if (id == "unreadable") return absl::UnavailableError("store read failed");
+    return MemoryAuditStore::FindEventId(id);
+  }
+  absl::Status Append(const AppendBatch& batch) override {
+    if (fail_appends) return absl::UnavailableError("disk full");
+    return MemoryAuditStore::Append(batch);
+  }
+  std::atomic<bool> fail_appends{false};
+};
+
+TEST_F(AuditLogTest, AsyncFailuresAreAnsweredOnceAndTheLogCarriesOn) {
+  FailingStore store;
+  auto log = Open(&store, 4);
+  // A failed look-up: answered on the calling thread, nothing queued.
+  const std::thread::id caller = std::this_thread::get_id();
+  const AuditEvent unreadable = Event("unreadable");
+  int lookup_answers = 0;
+  log->AppendAsync({&unreadable}, [&](absl::StatusOr<AppendResult> r) {
+    ++lookup_answers;
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  });
+  EXPECT_EQ(lookup_answers, 1);
+  // A failed store write: every request of the group gets UNAVAILABLE, once,
+  // from the writer.
+  store.fail_appends = true;
+  absl::Mutex mu;
+  int answered = 0, unavailable = 0;
+  std::set<std::thread::id> threads;
+  for (int i = 0; i < 10; ++i) {
+    const AuditEvent e = Event("w" + std::to_string(i));
+    log->AppendAsync({&e}, [&](absl::StatusOr<AppendResult> r) {
+      absl::MutexLock l(&mu);
+      ++answered;
+      unavailable += r.status().code() == absl::StatusCode::kUnavailable ? 1 : 0;
+      threads.insert(std::this_thread::get_id());
+    });
+  }
+  {
+    absl::MutexLock l(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(+[](int* n) { return *n == 10; }, &answered), absl::Seconds(30)));
+  }
+  EXPECT_EQ(unavailable, 10);
+  EXPECT_EQ(threads.count(caller), 0u);
+  EXPECT_EQ(log->Committed().size, 0u);
+  // The store recovers: the same ids append, densely, from index 0.
+  store.fail_appends = false;
+  EXPECT_THAT(AppendOne(*log, Event("w0")), ElementsAre(0));
+  EXPECT_THAT(AppendOne(*log, Event("w1")), ElementsAre(1));
+  log->Close();
+  EXPECT_EQ(answered, 10);  // no late second answers
 }
 
 TEST_F(AuditLogTest, AsyncAppendRefusalsAreAnsweredOnTheCallingThread) {
@@ -353,6 +413,10 @@ TEST(SerializeEventDeterministic, MatchesAStreamedDeterministicEncodingWhateverT
   }
   EXPECT_EQ(SerializeEventDeterministic(a), streamed);
   EXPECT_EQ(SerializeEventDeterministic(b), streamed);
+  // Shorter than the stream's internal buffer: every byte still arrives.
+  AuditEvent tiny;
+  tiny.set_event_id("t");
+  EXPECT_EQ(SerializeEventDeterministic(tiny), tiny.SerializeAsString());
   AuditEvent parsed;
   ASSERT_TRUE(parsed.ParseFromString(SerializeEventDeterministic(a)));
   EXPECT_EQ(parsed.details_size(), a.details_size());

@@ -107,7 +107,7 @@ absl::Status AuditServiceImpl::RecordRead(const grpc::ServerContext& ctx, const 
   (*e.mutable_details())["results"] = std::to_string(results);
   std::vector<common::v1::AuditEvent> events;
   events.push_back(std::move(e));
-  auto r = log_->Append(std::move(events));
+  auto r = log_->Append(events);
   if (!r.ok()) {
     return absl::UnavailableError(
         absl::StrCat("the read could not be recorded in the audit log: ", std::string(r.status().message())));

@@ -84,7 +84,7 @@ void AppendPhase(const std::string& dir) {
       while (!stop.load(std::memory_order_relaxed)) {
         std::vector<common::v1::AuditEvent> v;
         for (int k = 0; k < per_call; ++k) v.push_back(Event(next.fetch_add(1)));
-        if (!log->Append(std::move(v)).ok()) std::abort();
+        if (!log->Append(v).ok()) std::abort();
       }
     });
   }
@@ -205,7 +205,7 @@ void ProofPhase(const std::string& dir, uint64_t n) {
   for (uint64_t i = 0; i < n; i += kBatch) {
     std::vector<common::v1::AuditEvent> v;
     for (uint64_t k = i; k < std::min(n, i + kBatch); ++k) v.push_back(Event(k));
-    if (!log->Append(std::move(v)).ok()) std::abort();
+    if (!log->Append(v).ok()) std::abort();
   }
   if (!log->SignTreeHead().ok()) std::abort();
   std::mt19937_64 rng(1);

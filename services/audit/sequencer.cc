@@ -20,10 +20,14 @@ std::string SerializeEventDeterministic(const common::v1::AuditEvent& event) {
   // encoding itself. The bytes are the same as from any other stream.
   const size_t size = event.ByteSizeLong();
   std::string out(size, '\0');
-  google::protobuf::io::ArrayOutputStream aos(out.data(), static_cast<int>(size));
-  google::protobuf::io::CodedOutputStream cos(&aos);
-  cos.SetSerializationDeterministic(true);
-  event.SerializeWithCachedSizes(&cos);
+  {
+    // The stream holds the last bytes until it is destroyed: close it
+    // before `out` is returned.
+    google::protobuf::io::ArrayOutputStream aos(out.data(), static_cast<int>(size));
+    google::protobuf::io::CodedOutputStream cos(&aos);
+    cos.SetSerializationDeterministic(true);
+    event.SerializeWithCachedSizes(&cos);
+  }
   return out;
 }
 
@@ -163,13 +167,20 @@ void Sequencer::AppendAsync(EventRefs events, AppendCallback done) {
     req->checked_size = committed_.size;
     outstanding_.insert(req->checked_size);
   }
-  auto fail = [&](absl::Status status) {
-    {
-      absl::MutexLock l(&mu_);
-      ReleaseOutstanding(req->checked_size);
+  // Until the request is queued, its lookup point is released here on every
+  // way out (an exception from an allocation included); once queued, by the
+  // writer.
+  struct Unqueued {
+    Sequencer* s;
+    uint64_t checked_size;
+    bool queued = false;
+    ~Unqueued() {
+      if (queued) return;
+      absl::MutexLock l(&s->mu_);
+      s->ReleaseOutstanding(checked_size);
     }
-    req->done(std::move(status));
-  };
+  } unqueued{this, req->checked_size};
+  auto fail = [&](absl::Status status) { req->done(std::move(status)); };
   const int64_t now = options_.clock->NowUnixMs();
   req->events.resize(events.size());
   common::v1::AuditEvent stamped;
@@ -195,6 +206,7 @@ void Sequencer::AppendAsync(EventRefs events, AppendCallback done) {
     absl::MutexLock l(&mu_);
     if (!stopping_) {
       queue_.push_back(std::move(req));
+      unqueued.queued = true;
       return;
     }
   }
@@ -217,8 +229,8 @@ void Sequencer::WriterLoop() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      // Every outstanding caller, queued or still preparing (the group's
-      // own requests are among them until they are answered).
+      // Every outstanding request, queued or still preparing (the group's
+      // own are among them until it is committed).
       floor = outstanding_.empty() ? UINT64_MAX : *outstanding_.begin();
     }
     CommitGroup(group, floor);

@@ -84,6 +84,9 @@ class Sequencer {
   static absl::StatusOr<std::unique_ptr<Sequencer>> Create(const Options& options);
   ~Sequencer();  // drains queued requests, then stops the writer
 
+  // Must not throw. One that runs on the writer thread must not wait on the
+  // sequencer (Append(), Stop(), destruction): the writer would wait for
+  // itself.
   using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
   // Events of one request, read only while AppendAsync() runs: a gRPC
   // handler passes the request's own events, without copying them.
@@ -115,8 +118,6 @@ class Sequencer {
     std::vector<Prepared> events;
     uint64_t checked_size = 0;  // committed size before the caller's lookups
     std::vector<int64_t> indexes;
-    absl::Status status;
-    uint64_t tree_size = 0;
     AppendCallback done;
   };
 
@@ -124,7 +125,8 @@ class Sequencer {
   void WriterLoop();
   void IndexerLoop();
   void CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64_t floor);
-  // Drops the request's lookup point from outstanding_ (it is answered).
+  // Drops a request's lookup point from outstanding_: its group is
+  // committed (or failed), or it was never queued.
   void ReleaseOutstanding(uint64_t checked_size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || stopping_;
@@ -143,8 +145,8 @@ class Sequencer {
 
   mutable absl::Mutex mu_;
   std::deque<std::unique_ptr<Request>> queue_ ABSL_GUARDED_BY(mu_);
-  // The checked_size of every Append() from the moment it takes it (before
-  // its lookups) until it is answered: queued or not yet queued. The writer
+  // The checked_size of every request from the moment it takes it (before
+  // its lookups) until its group is committed: queued or not yet queued. The writer
   // keeps recent ids at or above the smallest; counting only queued
   // requests let a caller still preparing lose an id committed after its
   // lookup, and append a duplicate.

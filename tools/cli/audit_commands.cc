@@ -129,7 +129,10 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
       else req.set_end_time_unix_ms(*ms);
     }
   }
-  int limit = std::stoi(args.GetOr("limit", "100"));
+  absl::StatusOr<int> limit_arg = args.GetInt("limit", 100);
+  if (!limit_arg.ok()) return Fail(err, limit_arg.status());
+  if (*limit_arg < 1) return Fail(err, UsageError("--limit must be at least 1"));
+  const int limit = *limit_arg;
   bool json = args.Has("json"), csv = args.Has("csv");
   if (csv) out << kCsvHeader << "\n";
   int shown = 0;

@@ -108,10 +108,9 @@ absl::Status ParseEnum(const Args& a, const std::string& flag,
 }
 
 absl::Status IntFlag(const Args& a, const std::string& flag, int32_t* out) {
-  auto v = a.Get(flag);
-  if (v && !absl::SimpleAtoi(*v, out)) {
-    return UsageError(absl::StrCat("--", flag, ": not a number"));
-  }
+  absl::StatusOr<int> v = a.GetInt(flag, *out);
+  if (!v.ok()) return v.status();
+  *out = *v;
   return absl::OkStatus();
 }
 

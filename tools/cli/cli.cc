@@ -8,6 +8,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -205,8 +206,16 @@ const Command* Registry::Find(const std::vector<std::string>& words, size_t* con
   return best;
 }
 
+absl::StatusOr<int> Args::GetInt(const std::string& name, int fallback) const {
+  std::optional<std::string> v = Get(name);
+  if (!v.has_value()) return fallback;
+  int n = 0;
+  if (!absl::SimpleAtoi(*v, &n)) return UsageError(absl::StrCat("--", name, ": not a whole number"));
+  return n;
+}
+
 std::vector<const Command*> Registry::Group(const std::vector<std::string>& words,
-                                            std::string* group) const {
+                                            size_t* group_words) const {
   std::vector<const Command*> best;
   for (size_t len = 1; len <= words.size(); ++len) {
     std::vector<const Command*> members;
@@ -219,7 +228,7 @@ std::vector<const Command*> Registry::Group(const std::vector<std::string>& word
     }
     if (members.empty()) break;
     best = std::move(members);
-    *group = absl::StrJoin(words.begin(), words.begin() + static_cast<long>(len), " ");
+    *group_words = len;
   }
   return best;
 }
@@ -286,15 +295,18 @@ int Main(const Registry& r, const std::vector<std::string>& all, std::ostream& o
   if (cmd == nullptr) {
     // A command group ("datalab audit", "datalab catalogue schema --help"):
     // list its commands, or say which word after it is unknown.
-    std::string group;
-    std::vector<const Command*> members = r.Group(words, &group);
+    size_t group_words = 0;
+    std::vector<const Command*> members = r.Group(words, &group_words);
     if (members.empty()) {
       err << "error: unknown command '" << words[0]
           << "' (run `datalab --help` for the list)\n";
       return kUsage;
     }
-    const size_t group_words = static_cast<size_t>(std::count(group.begin(), group.end(), ' ')) + 1;
-    if (words.size() > group_words && !IsHelp(words[group_words])) {
+    const std::string group = absl::StrJoin(
+        words.begin(), words.begin() + static_cast<long>(group_words), " ");
+    const bool help = std::any_of(words.begin() + static_cast<long>(group_words), words.end(),
+                                  IsHelp);
+    if (words.size() > group_words && !help) {
       const std::string& next = words[group_words];
       if (next.rfind("-", 0) == 0) {
         err << "error: '" << group << "' needs a command before its options (run `datalab "
@@ -308,7 +320,7 @@ int Main(const Registry& r, const std::vector<std::string>& all, std::ostream& o
     out << "usage: datalab " << group << " <command> [options]      datalab " << group
         << " <command> --help\n\ncommands:\n";
     PrintCommandList(members, out);
-    return words.size() > group_words ? kOk : kUsage;
+    return help ? kOk : kUsage;
   }
   std::vector<std::string> rest(words.begin() + static_cast<long>(consumed), words.end());
   rest.insert(rest.end(), globals.begin(), globals.end());

@@ -48,6 +48,9 @@ class Args {
                                     const std::vector<std::string>& boolean_flags = {});
   std::optional<std::string> Get(const std::string& name) const;
   std::string GetOr(const std::string& name, const std::string& fallback) const;
+  // The flag as a whole number, `fallback` when absent; a UsageError naming
+  // the flag when it is not one.
+  absl::StatusOr<int> GetInt(const std::string& name, int fallback) const;
   bool Has(const std::string& name) const { return flags_.count(name) > 0; }
   const std::vector<std::string>& positionals() const { return positionals_; }
   // Flags that were given but not in `known`: usage errors.
@@ -90,11 +93,12 @@ class Registry {
   void Add(Command c);
   // Longest match of argv words against command names; nullptr if none.
   const Command* Find(const std::vector<std::string>& words, size_t* consumed) const;
-  // The longest leading run of `words` that begins some command names
-  // without being one ("audit", "catalogue schema"), and those commands;
-  // empty when no command starts that way.
+  // The longest leading run of `words` that some longer command names begin
+  // with ("audit", "catalogue schema"): those commands, and in `*group_words`
+  // how many words the run has. Empty when no command is longer than and
+  // starts with words[0].
   std::vector<const Command*> Group(const std::vector<std::string>& words,
-                                    std::string* group) const;
+                                    size_t* group_words) const;
   const std::vector<Command>& commands() const { return commands_; }
 
  private:

@@ -24,7 +24,21 @@ TEST(Args, ParsesFlagsAndPositionals) {
 }
 
 TEST(Args, MissingValueIsAUsageError) {
-  EXPECT_FALSE(Args::Parse({"--school"}).ok());
+  auto a = Args::Parse({"--school"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_TRUE(IsUsageError(a.status()));
+}
+
+TEST(Args, WholeNumbersOrAUsageErrorNamingTheFlag) {
+  auto a = Args::Parse({"--limit", "25", "--ttl", "abc", "--big", "99999999999"});
+  ASSERT_THAT(a, IsOk());
+  EXPECT_EQ(*a->GetInt("limit", 100), 25);
+  EXPECT_EQ(*a->GetInt("absent", 100), 100);
+  auto ttl = a->GetInt("ttl", 3600);
+  ASSERT_FALSE(ttl.ok());
+  EXPECT_TRUE(IsUsageError(ttl.status()));
+  EXPECT_EQ(ttl.status().message(), "--ttl: not a whole number");
+  EXPECT_FALSE(a->GetInt("big", 0).ok());  // does not fit: refused, not wrapped
 }
 
 TEST(Registry, LongestMatchWins) {
@@ -113,6 +127,10 @@ TEST(Main, UnknownWordsAreUsageErrorsThatSayWhereToLook) {
   EXPECT_EQ(sub.err,
             "error: unknown command 'audit serch' (run `datalab audit --help` for the audit "
             "commands)\n");
+  // Help anywhere after a group lists it.
+  Outcome late_help = RunMain({"audit", "--json", "--help"});
+  EXPECT_EQ(late_help.code, kOk);
+  EXPECT_THAT(late_help.out, ::testing::HasSubstr("audit verify"));
   Outcome flag = RunMain({"catalogue", "schema", "--dataset", "d"});
   EXPECT_EQ(flag.code, kUsage);
   EXPECT_THAT(flag.err, ::testing::HasSubstr("'catalogue schema' needs a command"));

@@ -120,8 +120,9 @@ std::vector<std::string> RolesArg(const Args& args) {
 int DevToken(const Args& args, std::ostream& out, std::ostream& err) {
   auto env = LabEnv::Load(args);
   if (!env.ok()) return Fail(err, env.status());
-  auto token = MintDevToken(*env, args.GetOr("subject", ""), RolesArg(args),
-                            std::stoi(args.GetOr("ttl", "3600")));
+  absl::StatusOr<int> ttl = args.GetInt("ttl", 3600);
+  if (!ttl.ok()) return Fail(err, ttl.status());
+  auto token = MintDevToken(*env, args.GetOr("subject", ""), RolesArg(args), *ttl);
   if (!token.ok()) return Fail(err, token.status());
   out << *token << "\n";
   return kOk;
@@ -131,7 +132,9 @@ int DevLogin(const Args& args, std::ostream& out, std::ostream& err) {
   auto env = LabEnv::Load(args);
   if (!env.ok()) return Fail(err, env.status());
   std::string subject = args.GetOr("subject", args.GetOr("as", ""));
-  auto token = MintDevToken(*env, subject, RolesArg(args), std::stoi(args.GetOr("ttl", "28800")));
+  absl::StatusOr<int> ttl = args.GetInt("ttl", 28800);
+  if (!ttl.ok()) return Fail(err, ttl.status());
+  auto token = MintDevToken(*env, subject, RolesArg(args), *ttl);
   if (!token.ok()) return Fail(err, token.status());
   absl::Status s = WritePrivateFile(env->token_file, *token + "\n");
   if (!s.ok()) return Fail(err, s);

@@ -29,7 +29,9 @@ std::string Check(std::shared_ptr<grpc::Channel> channel, int deadline_ms) {
 int RunHealth(const Args& args, std::ostream& out, std::ostream& err) {
   auto env = LabEnv::Load(args);
   if (!env.ok()) return Fail(err, env.status());
-  int deadline_ms = std::stoi(args.GetOr("timeout-ms", "2000"));
+  absl::StatusOr<int> timeout = args.GetInt("timeout-ms", 2000);
+  if (!timeout.ok()) return Fail(err, timeout.status());
+  const int deadline_ms = *timeout;
   bool all_serving = true;
   bool any = false;
   for (const char* svc : kServices) {
