@@ -1,6 +1,9 @@
 #include "common/crypto/sha256.h"
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/crypto/encoding.h"
 #include "common/testing/status_matchers.h"
@@ -21,6 +24,28 @@ TEST(Sha256, KnownAnswers) {
   EXPECT_EQ(HexEncode(Sha256(
                 "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+// Sha256() keeps one context per thread: many threads at once, and threads
+// that end and are replaced, all get the known answers.
+TEST(Sha256, KnownAnswersFromManyThreadsThatComeAndGo) {
+  const std::string abc_hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  const std::string empty_hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  std::atomic<int> wrong{0};
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 2000; ++i) {
+          if (HexEncode(Sha256(i % 2 == 0 ? "abc" : "")) != (i % 2 == 0 ? abc_hex : empty_hex)) {
+            ++wrong;
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(Sha256Hasher, IncrementalMatchesOneShot) {
