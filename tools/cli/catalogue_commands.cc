@@ -24,31 +24,7 @@ namespace cv1 = ::datalab::catalogue::v1;
 namespace c = ::datalab::common::v1;
 using Stub = cv1::CatalogueService::Stub;
 
-// Everything a command needs: output streams, arguments and a stub.
-struct Session {
-  const Args& args;
-  std::ostream& out;
-  std::ostream& err;
-  LabEnv env;
-  std::unique_ptr<Stub> stub;
-};
-
-absl::StatusOr<Session> Open(const Args& args, std::ostream& out, std::ostream& err) {
-  auto env = LabEnv::Load(args);
-  if (!env.ok()) return env.status();
-  auto ch = env->GatewayChannel();
-  if (!ch.ok()) return ch.status();
-  return Session{args, out, err, *env, cv1::CatalogueService::NewStub(*ch)};
-}
-
-// Runs one RPC with the caller's token.
-template <typename Req, typename Resp>
-absl::Status Call(Session& s, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                  const Req& req, Resp* resp) {
-  auto ctx = s.env.Context();
-  if (!ctx.ok()) return ctx.status();
-  return FromGrpc(((*s.stub).*method)(ctx->get(), req, resp));
-}
+using Session = GatewaySession<cv1::CatalogueService>;
 
 std::string Json(const google::protobuf::Message& m) {
   std::string out;
@@ -126,13 +102,7 @@ absl::Status DoubleFlag(const Args& a, const std::string& flag, double* out) {
 using Body = std::function<absl::StatusOr<int>(Session&)>;
 
 std::function<int(const Args&, std::ostream&, std::ostream&)> Run(Body body) {
-  return [body](const Args& args, std::ostream& out, std::ostream& err) {
-    auto s = Open(args, out, err);
-    if (!s.ok()) return Fail(err, s.status());
-    auto rc = body(*s);
-    if (!rc.ok()) return Fail(err, rc.status());
-    return *rc;
-  };
+  return WithSession<cv1::CatalogueService>(std::move(body));
 }
 
 #define CLI_RETURN_IF_ERROR(expr)            \

@@ -109,6 +109,64 @@ class Registry {
 int Fail(std::ostream& err, const absl::Status& s);
 absl::Status FromGrpc(const grpc::Status& s);
 
+// What a command of one service needs: its arguments, its output streams,
+// and a connection through the gateway that is opened on the first call, so
+// the command checks its own arguments before it needs a lab.
+template <typename Service>
+class GatewaySession {
+ public:
+  using Stub = typename Service::Stub;
+
+  GatewaySession(const Args& a, std::ostream& o, std::ostream& e) : args(a), out(o), err(e) {}
+
+  // Runs one RPC with the caller's token.
+  template <typename Req, typename Resp>
+  absl::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                    const Req& req, Resp* resp, int deadline_seconds = 300) {
+    if (stub_ == nullptr) {
+      absl::StatusOr<LabEnv> env = LabEnv::Load(args);
+      if (!env.ok()) return env.status();
+      auto channel = env->GatewayChannel();
+      if (!channel.ok()) return channel.status();
+      env_ = *std::move(env);
+      stub_ = Service::NewStub(*channel);
+    }
+    auto ctx = env_.Context(deadline_seconds);
+    if (!ctx.ok()) return ctx.status();
+    return FromGrpc(((*stub_).*method)(ctx->get(), req, resp));
+  }
+
+  const Args& args;
+  std::ostream& out;
+  std::ostream& err;
+
+ private:
+  LabEnv env_;
+  std::unique_ptr<Stub> stub_;
+};
+
+// `Call(s, &Stub::Method, req, &resp)`: the same as s.Call(...).
+template <typename Service, typename Req, typename Resp>
+absl::Status Call(GatewaySession<Service>& s,
+                  grpc::Status (GatewaySession<Service>::Stub::*method)(grpc::ClientContext*,
+                                                                         const Req&, Resp*),
+                  const Req& req, Resp* resp, int deadline_seconds = 300) {
+  return s.Call(method, req, resp, deadline_seconds);
+}
+
+// A command's run function from a body over a GatewaySession: a failed
+// status prints as an error line and becomes the exit code.
+template <typename Service>
+std::function<int(const Args&, std::ostream&, std::ostream&)> WithSession(
+    std::function<absl::StatusOr<int>(GatewaySession<Service>&)> body) {
+  return [body = std::move(body)](const Args& args, std::ostream& out, std::ostream& err) {
+    GatewaySession<Service> s(args, out, err);
+    absl::StatusOr<int> rc = body(s);
+    if (!rc.ok()) return Fail(err, rc.status());
+    return *rc;
+  };
+}
+
 void RegisterHealthCommands(Registry& r);
 void RegisterIdentityCommands(Registry& r);
 void RegisterAuditCommands(Registry& r);

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "common/testing/status_matchers.h"
+#include "datalab/catalogue/v1/catalogue.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -148,6 +149,36 @@ TEST(Fail, ACommandLineMistakeIsAUsageErrorThatPointsAtHelp) {
   std::ostringstream refused;
   EXPECT_EQ(Fail(refused, absl::InvalidArgumentError("schema: column 'x' has no type")), kInvalid);
   EXPECT_EQ(refused.str(), "error: schema: column 'x' has no type\n");
+}
+
+// The session connects on the first call: a command's own argument checks
+// come first, and a lab that is not configured is reported only when needed.
+TEST(GatewaySession, ArgumentsAreCheckedBeforeTheLabIsNeeded) {
+  using Session = GatewaySession<catalogue::v1::CatalogueService>;
+  bool called = false;
+  auto run = WithSession<catalogue::v1::CatalogueService>(
+      [&](Session& s) -> absl::StatusOr<int> {
+        if (!s.args.Has("dataset")) return UsageError("--dataset is required");
+        catalogue::v1::GetDatasetRequest req;
+        catalogue::v1::Dataset resp;
+        called = true;
+        absl::Status st = Call(s, &Session::Stub::GetDataset, req, &resp);
+        if (!st.ok()) return st;
+        return kOk;
+      });
+  auto no_lab = Args::Parse({"--env", "/nonexistent/lab.env", "--gateway", ""});
+  ASSERT_THAT(no_lab, IsOk());
+  std::ostringstream out, err;
+  EXPECT_EQ(run(*no_lab, out, err), kUsage);
+  EXPECT_THAT(err.str(), ::testing::HasSubstr("--dataset is required"));
+  EXPECT_FALSE(called);
+  auto with_dataset =
+      Args::Parse({"--env", "/nonexistent/lab.env", "--gateway", "", "--dataset", "census"});
+  ASSERT_THAT(with_dataset, IsOk());
+  std::ostringstream out2, err2;
+  EXPECT_NE(run(*with_dataset, out2, err2), kOk);
+  EXPECT_TRUE(called);
+  EXPECT_THAT(err2.str(), ::testing::HasSubstr("no gateway address"));
 }
 
 TEST(ExitCodes, AreStable) {

@@ -18,35 +18,11 @@ namespace {
 namespace qv1 = ::datalab::query::v1;
 using Stub = qv1::QueryService::Stub;
 
-struct QSession {
-  const Args& args;
-  std::ostream& out;
-  std::ostream& err;
-  LabEnv env;
-  std::unique_ptr<Stub> stub;
-};
+using QSession = GatewaySession<qv1::QueryService>;
 
-using QBody = std::function<absl::StatusOr<int>(QSession&)>;
-
-std::function<int(const Args&, std::ostream&, std::ostream&)> QRun(QBody body) {
-  return [body](const Args& args, std::ostream& out, std::ostream& err) {
-    auto env = LabEnv::Load(args);
-    if (!env.ok()) return Fail(err, env.status());
-    auto ch = env->GatewayChannel();
-    if (!ch.ok()) return Fail(err, ch.status());
-    QSession s{args, out, err, *env, qv1::QueryService::NewStub(*ch)};
-    auto rc = body(s);
-    if (!rc.ok()) return Fail(err, rc.status());
-    return *rc;
-  };
-}
-
-template <typename Req, typename Resp>
-absl::Status Call(QSession& s, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                  const Req& req, Resp* resp, int deadline_seconds = 300) {
-  auto ctx = s.env.Context(deadline_seconds);
-  if (!ctx.ok()) return ctx.status();
-  return FromGrpc(((*s.stub).*method)(ctx->get(), req, resp));
+std::function<int(const Args&, std::ostream&, std::ostream&)> QRun(
+    std::function<absl::StatusOr<int>(QSession&)> body) {
+  return WithSession<qv1::QueryService>(std::move(body));
 }
 
 std::string ProjectName(const std::string& p) {
