@@ -104,8 +104,6 @@ absl::StatusOr<Conn> Connect(const Args& args) {
 }
 
 int Search(const Args& args, std::ostream& out, std::ostream& err) {
-  auto c = Connect(args);
-  if (!c.ok()) return Fail(err, c.status());
   av1::SearchEventsRequest req;
   req.set_subject(args.GetOr("subject", ""));
   req.set_project(args.GetOr("project", ""));
@@ -133,6 +131,9 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
   if (!limit_arg.ok()) return Fail(err, limit_arg.status());
   if (*limit_arg < 1) return Fail(err, UsageError("--limit must be at least 1"));
   const int limit = *limit_arg;
+  // The arguments are sound: now the lab.
+  auto c = Connect(args);
+  if (!c.ok()) return Fail(err, c.status());
   bool json = args.Has("json"), csv = args.Has("csv");
   if (csv) out << kCsvHeader << "\n";
   int shown = 0;
@@ -175,8 +176,6 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
 }
 
 int Report(const Args& args, std::ostream& out, std::ostream& err) {
-  auto c = Connect(args);
-  if (!c.ok()) return Fail(err, c.status());
   av1::GetAccessReportRequest req;
   req.set_dataset(args.GetOr("dataset", ""));
   req.set_project(args.GetOr("project", ""));
@@ -189,6 +188,8 @@ int Report(const Args& args, std::ostream& out, std::ostream& err) {
       else req.set_end_time_unix_ms(*ms);
     }
   }
+  auto c = Connect(args);
+  if (!c.ok()) return Fail(err, c.status());
   auto ctx = c->env.Context();
   if (!ctx.ok()) return Fail(err, ctx.status());
   av1::AccessReport rep;
@@ -229,16 +230,18 @@ audit::TreeHead HeadOf(const av1::SignedTreeHead& h) {
 }
 
 int Export(const Args& args, std::ostream& out, std::ostream& err) {
-  auto c = Connect(args);
-  if (!c.ok()) return Fail(err, c.status());
   std::string path = args.GetOr("out", "");
   std::string format = args.GetOr("format", "verifiable");
   if (format != "verifiable" && format != "csv" && format != "jsonl") {
     return Fail(err, UsageError("--format must be verifiable, csv or jsonl"));
   }
   if (path.empty()) return Fail(err, UsageError("--out FILE is required"));
+  // Connect before the file is created, so a lab that is not there leaves
+  // no empty export behind.
+  auto c = Connect(args);
+  if (!c.ok()) return Fail(err, c.status());
   std::ofstream file(path, std::ios::trunc);
-  if (!file) return Fail(err, absl::UnavailableError(absl::StrCat("cannot write ", path)));
+  if (!file) return Fail(err, absl::UnknownError(absl::StrCat("cannot write ", path)));
 
   av1::ExportLogRequest req;
   auto ctx = c->env.Context(600);
@@ -282,7 +285,7 @@ int Export(const Args& args, std::ostream& out, std::ostream& err) {
   grpc::Status s = reader->Finish();
   if (!s.ok()) return Fail(err, FromGrpc(s));
   file.close();
-  if (!file) return Fail(err, absl::UnavailableError(absl::StrCat("cannot write ", path)));
+  if (!file) return Fail(err, absl::UnknownError(absl::StrCat("cannot write ", path)));
   out << "exported " << entries << " entries and " << heads << " signed tree heads to " << path
       << (format == "verifiable" ? " (check it with `datalab audit verify --export FILE`)" : "")
       << "\n";

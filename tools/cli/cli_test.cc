@@ -149,6 +149,10 @@ TEST(Fail, ACommandLineMistakeIsAUsageErrorThatPointsAtHelp) {
   std::ostringstream refused;
   EXPECT_EQ(Fail(refused, absl::InvalidArgumentError("schema: column 'x' has no type")), kInvalid);
   EXPECT_EQ(refused.str(), "error: schema: column 'x' has no type\n");
+  // A local file the CLI cannot write is not the lab being down.
+  std::ostringstream local;
+  EXPECT_EQ(Fail(local, absl::UnknownError("cannot write out.csv")), kError);
+  EXPECT_EQ(local.str(), "error: cannot write out.csv\n");
 }
 
 // The session connects on the first call: a command's own argument checks

@@ -33,20 +33,20 @@ absl::Status WritePrivateFile(const std::string& path, const std::string& conten
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  if (fd < 0) return absl::UnknownError(absl::StrCat("cannot write ", path));
   size_t off = 0;
   while (off < content.size()) {
     ssize_t n = ::write(fd, content.data() + off, content.size() - off);
     if (n <= 0) {
       ::close(fd);
-      return absl::UnavailableError(absl::StrCat("cannot write ", path));
+      return absl::UnknownError(absl::StrCat("cannot write ", path));
     }
     off += static_cast<size_t>(n);
   }
   ::fsync(fd);
   ::close(fd);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", path));
+    return absl::UnknownError(absl::StrCat("cannot write ", path));
   }
   return absl::OkStatus();
 }

@@ -148,7 +148,7 @@ absl::StatusOr<int> ReleaseExport(QSession& s) {
   if (auto out = s.args.Get("out")) {
     std::ofstream f(*out, std::ios::binary);
     f << resp.content();
-    if (!f) return absl::UnavailableError(absl::StrCat("cannot write ", *out));
+    if (!f) return absl::UnknownError(absl::StrCat("cannot write ", *out));
   } else {
     s.out << resp.content();
   }
