@@ -90,18 +90,7 @@ std::string EventCsv(const cv1::AuditEvent& e, int64_t index) {
 
 constexpr char kCsvHeader[] = "index,time_utc,service,actor,action,project,decision,reason,resources";
 
-struct Conn {
-  LabEnv env;
-  std::unique_ptr<av1::AuditService::Stub> stub;
-};
-
-absl::StatusOr<Conn> Connect(const Args& args) {
-  auto env = LabEnv::Load(args);
-  if (!env.ok()) return env.status();
-  auto ch = env->GatewayChannel();
-  if (!ch.ok()) return ch.status();
-  return Conn{*env, av1::AuditService::NewStub(*ch)};
-}
+using AuditSession = GatewaySession<av1::AuditService>;
 
 int Search(const Args& args, std::ostream& out, std::ostream& err) {
   av1::SearchEventsRequest req;
@@ -132,8 +121,8 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
   if (*limit_arg < 1) return Fail(err, UsageError("--limit must be at least 1"));
   const int limit = *limit_arg;
   // The arguments are sound: now the lab.
-  auto c = Connect(args);
-  if (!c.ok()) return Fail(err, c.status());
+  AuditSession c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   bool json = args.Has("json"), csv = args.Has("csv");
   if (csv) out << kCsvHeader << "\n";
   int shown = 0;
@@ -141,10 +130,10 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
   do {
     req.set_page_token(token);
     req.set_page_size(std::min(limit - shown, 500));
-    auto ctx = c->env.Context();
+    auto ctx = c.env().Context();
     if (!ctx.ok()) return Fail(err, ctx.status());
     av1::SearchEventsResponse resp;
-    grpc::Status s = c->stub->SearchEvents(ctx->get(), req, &resp);
+    grpc::Status s = c.stub()->SearchEvents(ctx->get(), req, &resp);
     if (!s.ok()) return Fail(err, FromGrpc(s));
     for (int i = 0; i < resp.events_size(); ++i) {
       const auto& e = resp.events(i);
@@ -188,12 +177,12 @@ int Report(const Args& args, std::ostream& out, std::ostream& err) {
       else req.set_end_time_unix_ms(*ms);
     }
   }
-  auto c = Connect(args);
-  if (!c.ok()) return Fail(err, c.status());
-  auto ctx = c->env.Context();
+  AuditSession c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
+  auto ctx = c.env().Context();
   if (!ctx.ok()) return Fail(err, ctx.status());
   av1::AccessReport rep;
-  grpc::Status s = c->stub->GetAccessReport(ctx->get(), req, &rep);
+  grpc::Status s = c.stub()->GetAccessReport(ctx->get(), req, &rep);
   if (!s.ok()) return Fail(err, FromGrpc(s));
   if (args.Has("csv")) {
     out << "subject,project,action,decision,count,first_utc,last_utc\n";
@@ -238,15 +227,15 @@ int Export(const Args& args, std::ostream& out, std::ostream& err) {
   if (path.empty()) return Fail(err, UsageError("--out FILE is required"));
   // Connect before the file is created, so a lab that is not there leaves
   // no empty export behind.
-  auto c = Connect(args);
-  if (!c.ok()) return Fail(err, c.status());
+  AuditSession c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   std::ofstream file(path, std::ios::trunc);
   if (!file) return Fail(err, absl::UnknownError(absl::StrCat("cannot write ", path)));
 
   av1::ExportLogRequest req;
-  auto ctx = c->env.Context(600);
+  auto ctx = c.env().Context(600);
   if (!ctx.ok()) return Fail(err, ctx.status());
-  auto reader = c->stub->ExportLog(ctx->get(), req);
+  auto reader = c.stub()->ExportLog(ctx->get(), req);
   av1::ExportLogChunk chunk;
   bool header = false;
   int64_t entries = 0, heads = 0;
@@ -303,12 +292,12 @@ int Verify(const Args& args, std::ostream& out, std::ostream& err) {
 }
 
 int Head(const Args& args, std::ostream& out, std::ostream& err) {
-  auto c = Connect(args);
-  if (!c.ok()) return Fail(err, c.status());
-  auto ctx = c->env.Context();
+  AuditSession c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
+  auto ctx = c.env().Context();
   if (!ctx.ok()) return Fail(err, ctx.status());
   av1::SignedTreeHead h;
-  grpc::Status s = c->stub->GetSignedTreeHead(ctx->get(), {}, &h);
+  grpc::Status s = c.stub()->GetSignedTreeHead(ctx->get(), {}, &h);
   if (!s.ok()) return Fail(err, FromGrpc(s));
   out << "tree size   " << h.tree_size() << "\nroot        " << crypto::HexEncode(h.root_hash())
       << "\nsigned at   " << FormatMs(h.timestamp_unix_ms()) << " UTC\nkey         " << h.key_id()

@@ -119,18 +119,26 @@ class GatewaySession {
 
   GatewaySession(const Args& a, std::ostream& o, std::ostream& e) : args(a), out(o), err(e) {}
 
-  // Runs one RPC with the caller's token.
+  // Opens the connection if it is not open yet.
+  absl::Status Connect() {
+    if (stub_ != nullptr) return absl::OkStatus();
+    absl::StatusOr<LabEnv> env = LabEnv::Load(args);
+    if (!env.ok()) return env.status();
+    auto channel = env->GatewayChannel();
+    if (!channel.ok()) return channel.status();
+    env_ = *std::move(env);
+    stub_ = Service::NewStub(*channel);
+    return absl::OkStatus();
+  }
+  // After a successful Connect(): for calls Call() does not cover.
+  const LabEnv& env() const { return env_; }
+  Stub* stub() { return stub_.get(); }
+
+  // Runs one unary RPC with the caller's token, connecting first if needed.
   template <typename Req, typename Resp>
   absl::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
                     const Req& req, Resp* resp, int deadline_seconds = 300) {
-    if (stub_ == nullptr) {
-      absl::StatusOr<LabEnv> env = LabEnv::Load(args);
-      if (!env.ok()) return env.status();
-      auto channel = env->GatewayChannel();
-      if (!channel.ok()) return channel.status();
-      env_ = *std::move(env);
-      stub_ = Service::NewStub(*channel);
-    }
+    if (absl::Status s = Connect(); !s.ok()) return s;
     auto ctx = env_.Context(deadline_seconds);
     if (!ctx.ok()) return ctx.status();
     return FromGrpc(((*stub_).*method)(ctx->get(), req, resp));

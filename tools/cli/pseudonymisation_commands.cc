@@ -18,13 +18,7 @@ namespace {
 
 namespace pv1 = ::datalab::pseudonymisation::v1;
 
-struct Ctx {
-  const Args& args;
-  std::ostream& out;
-  std::ostream& err;
-  LabEnv env;
-  std::unique_ptr<pv1::PseudonymisationService::Stub> stub;
-};
+using Ctx = GatewaySession<pv1::PseudonymisationService>;
 
 using Body = std::function<int(Ctx&)>;
 
@@ -39,11 +33,7 @@ std::function<int(const Args&, std::ostream&, std::ostream&)> Run(std::vector<st
       err << "error: unknown flag --" << unknown[0] << "\n";
       return static_cast<int>(kUsage);
     }
-    auto env = LabEnv::Load(args);
-    if (!env.ok()) return Fail(err, env.status());
-    auto ch = env->GatewayChannel();
-    if (!ch.ok()) return Fail(err, ch.status());
-    Ctx c{args, out, err, *env, pv1::PseudonymisationService::NewStub(*ch)};
+    Ctx c(args, out, err);  // connects at its first call
     return body(c);
   };
 }
@@ -93,7 +83,8 @@ int Print(Ctx& c, const google::protobuf::Message& m, const std::function<void()
 
 template <typename Call>
 int Invoke(Ctx& c, Call call) {
-  auto ctx = c.env.Context();
+  if (absl::Status s = c.Connect(); !s.ok()) return Fail(c.err, s);
+  auto ctx = c.env().Context();
   if (!ctx.ok()) return Fail(c.err, ctx.status());
   grpc::Status s = call(ctx->get());
   if (!s.ok()) return Fail(c.err, FromGrpc(s));
@@ -135,7 +126,7 @@ int SubjectCommand(Ctx& c, pv1::ProcessSubjectRequestRequest::Kind kind) {
   req.set_reference(*ref);
   pv1::SubjectRequestReport resp;
   int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-    return c.stub->ProcessSubjectRequest(ctx, req, &resp);
+    return c.stub()->ProcessSubjectRequest(ctx, req, &resp);
   });
   if (rc >= 0) return rc;
   return Print(c, resp, [&] {
@@ -170,7 +161,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.mutable_domain()->set_description(c.args.GetOr("description", ""));
            pv1::Domain resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub->CreateDomain(ctx, req, &resp);
+             return c.stub()->CreateDomain(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -189,7 +180,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            while (true) {
              pv1::ListDomainsResponse resp;
              int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-               return c.stub->ListDomains(ctx, req, &resp);
+               return c.stub()->ListDomains(ctx, req, &resp);
              });
              if (rc >= 0) return rc;
              for (auto& d : *resp.mutable_domains()) *all.add_domains() = std::move(d);
@@ -212,7 +203,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_name(DomainName(*id));
            pv1::Domain resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub->GetDomain(ctx, req, &resp);
+             return c.stub()->GetDomain(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -236,7 +227,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_name(DomainName(*id));
            pv1::Domain resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub->RotateDomainKey(ctx, req, &resp);
+             return c.stub()->RotateDomainKey(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -250,7 +241,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
          Run({}, [](Ctx& c) {
            pv1::RotateKekResponse resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub->RotateKek(ctx, pv1::RotateKekRequest(), &resp);
+             return c.stub()->RotateKek(ctx, pv1::RotateKekRequest(), &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -273,7 +264,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_reason(*why);
            pv1::ReidentificationRequest resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub->CreateReidentificationRequest(ctx, req, &resp);
+             return c.stub()->CreateReidentificationRequest(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -293,7 +284,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_comment(c.args.GetOr("comment", ""));
            pv1::ReidentificationRequest resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub->ApproveReidentificationRequest(ctx, req, &resp);
+             return c.stub()->ApproveReidentificationRequest(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -313,7 +304,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_name(ReidName(*n));
            pv1::CollectReidentificationResponse resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub->CollectReidentification(ctx, req, &resp);
+             return c.stub()->CollectReidentification(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] { c.out << resp.identifier() << "\n"; });
@@ -335,7 +326,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            while (true) {
              pv1::ListReidentificationRequestsResponse resp;
              int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-               return c.stub->ListReidentificationRequests(ctx, req, &resp);
+               return c.stub()->ListReidentificationRequests(ctx, req, &resp);
              });
              if (rc >= 0) return rc;
              for (auto& x : *resp.mutable_requests()) *all.add_requests() = std::move(x);

@@ -85,33 +85,22 @@ void Bar(std::ostream& err, const std::string& label, int64_t done, int64_t tota
       << "] " << Bytes(done) << " / " << Bytes(total) << "   " << std::flush;
 }
 
-struct Ctx {
-  LabEnv env;
-  std::unique_ptr<Stub> stub;
-};
-
-absl::StatusOr<Ctx> Open(const Args& args) {
-  auto env = LabEnv::Load(args);
-  if (!env.ok()) return env.status();
-  auto ch = env->GatewayChannel();
-  if (!ch.ok()) return ch.status();
-  return Ctx{*env, iv1::IngestionService::NewStub(*ch)};
-}
+using Ctx = GatewaySession<iv1::IngestionService>;
 
 absl::Status GetJob(Ctx& c, const std::string& name, iv1::Job* job) {
-  auto ctx = c.env.Context(30);
+  auto ctx = c.env().Context(30);
   if (!ctx.ok()) return ctx.status();
   iv1::GetJobRequest req;
   req.set_name(name);
-  return FromGrpc(c.stub->GetJob(ctx->get(), req, job));
+  return FromGrpc(c.stub()->GetJob(ctx->get(), req, job));
 }
 
 absl::Status GetReport(Ctx& c, const std::string& job, iv1::ValidationReport* r) {
-  auto ctx = c.env.Context(30);
+  auto ctx = c.env().Context(30);
   if (!ctx.ok()) return ctx.status();
   iv1::GetValidationReportRequest req;
   req.set_job(job);
-  return FromGrpc(c.stub->GetValidationReport(ctx->get(), req, r));
+  return FromGrpc(c.stub()->GetValidationReport(ctx->get(), req, r));
 }
 
 void JobView(std::ostream& out, const iv1::Job& j) {
@@ -185,9 +174,9 @@ absl::Status SendFrom(Ctx& c, const std::string& path, const std::string& upload
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   in.seekg(offset);
-  auto ctx = c.env.Context(24 * 3600);
+  auto ctx = c.env().Context(24 * 3600);
   if (!ctx.ok()) return ctx.status();
-  auto w = c.stub->Upload(ctx->get(), resp);
+  auto w = c.stub()->Upload(ctx->get(), resp);
   iv1::UploadRequest first;
   first.set_resume(upload);
   bool ok = w->Write(first);
@@ -270,17 +259,17 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
     h.set_sha256(crypto::HexEncode(*digest));
     h.set_total_bytes(total);
   }
-  auto c = Open(args);
-  if (!c.ok()) return Fail(err, c.status());
+  Ctx c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   int retries = 8;
   if (auto r = args.Get("retries")) (void)absl::SimpleAtoi(*r, &retries);
 
   // 1. Open the session with a header-only call.
   iv1::UploadResponse resp;
   {
-    auto ctx = c->env.Context(60);
+    auto ctx = c.env().Context(60);
     if (!ctx.ok()) return Fail(err, ctx.status());
-    auto w = c->stub->Upload(ctx->get(), &resp);
+    auto w = c.stub()->Upload(ctx->get(), &resp);
     iv1::UploadRequest first;
     *first.mutable_header() = h;
     w->Write(first);
@@ -303,7 +292,7 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
     int64_t offset = resp.bytes_received();
     for (int attempt = 0;; ++attempt) {
       iv1::UploadResponse r;
-      absl::Status s = SendFrom(*c, path, resp.upload(), offset, h.total_bytes(), progress, &r);
+      absl::Status s = SendFrom(c, path, resp.upload(), offset, h.total_bytes(), progress, &r);
       if (s.ok() && r.complete()) {
         job = r.job();
         break;
@@ -313,12 +302,12 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
         return Fail(err, s);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10000, 500 << attempt)));
-      auto ctx = c->env.Context(30);
+      auto ctx = c.env().Context(30);
       if (!ctx.ok()) return Fail(err, ctx.status());
       iv1::GetUploadSessionRequest gs;
       gs.set_name(resp.upload());
       iv1::UploadSession session;
-      absl::Status gs_status = FromGrpc(c->stub->GetUploadSession(ctx->get(), gs, &session));
+      absl::Status gs_status = FromGrpc(c.stub()->GetUploadSession(ctx->get(), gs, &session));
       if (!gs_status.ok()) {
         if (Retryable(gs_status) && attempt < retries) continue;
         return Fail(err, gs_status);
@@ -339,7 +328,7 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
   iv1::Job j;
   const auto started = std::chrono::steady_clock::now();
   while (true) {
-    absl::Status s = GetJob(*c, job, &j);
+    absl::Status s = GetJob(c, job, &j);
     if (!s.ok()) return Fail(err, s);
     if (!Terminal(j.state()) && std::chrono::steady_clock::now() > give_up) {
       err << "\n" << job << " is still " << iv1::Job::State_Name(j.state()) << " after "
@@ -361,7 +350,7 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
   }
   progress << "\n";
   iv1::ValidationReport report;
-  absl::Status rs = GetReport(*c, job, &report);
+  absl::Status rs = GetReport(c, job, &report);
   if (args.Has("json")) {
     out << Json(j) << "\n";
     if (rs.ok()) out << Json(report) << "\n";
@@ -380,18 +369,18 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
 }
 
 int RunJobsList(const Args& args, std::ostream& out, std::ostream& err) {
-  auto c = Open(args);
-  if (!c.ok()) return Fail(err, c.status());
+  Ctx c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   iv1::ListJobsRequest req;
   if (auto d = args.Get("dataset")) req.set_dataset(DatasetName(*d));
   int size = 50;
   if (auto p = args.Get("page-size")) (void)absl::SimpleAtoi(*p, &size);
   req.set_page_size(size);
   req.set_page_token(args.GetOr("page-token", ""));
-  auto ctx = c->env.Context(30);
+  auto ctx = c.env().Context(30);
   if (!ctx.ok()) return Fail(err, ctx.status());
   iv1::ListJobsResponse resp;
-  absl::Status s = FromGrpc(c->stub->ListJobs(ctx->get(), req, &resp));
+  absl::Status s = FromGrpc(c.stub()->ListJobs(ctx->get(), req, &resp));
   if (!s.ok()) return Fail(err, s);
   if (args.Has("json")) {
     out << Json(resp) << "\n";
@@ -414,10 +403,10 @@ int RunJobsShow(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.positionals().size() != 1) {
     return Fail(err, UsageError("usage: datalab jobs show JOB"));
   }
-  auto c = Open(args);
-  if (!c.ok()) return Fail(err, c.status());
+  Ctx c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   iv1::Job j;
-  absl::Status s = GetJob(*c, JobName(args.positionals()[0]), &j);
+  absl::Status s = GetJob(c, JobName(args.positionals()[0]), &j);
   if (!s.ok()) return Fail(err, s);
   if (args.Has("json")) {
     out << Json(j) << "\n";
@@ -431,14 +420,14 @@ int RunJobsCancel(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.positionals().size() != 1) {
     return Fail(err, UsageError("usage: datalab jobs cancel JOB"));
   }
-  auto c = Open(args);
-  if (!c.ok()) return Fail(err, c.status());
-  auto ctx = c->env.Context(30);
+  Ctx c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
+  auto ctx = c.env().Context(30);
   if (!ctx.ok()) return Fail(err, ctx.status());
   iv1::CancelJobRequest req;
   req.set_name(JobName(args.positionals()[0]));
   iv1::Job j;
-  absl::Status s = FromGrpc(c->stub->CancelJob(ctx->get(), req, &j));
+  absl::Status s = FromGrpc(c.stub()->CancelJob(ctx->get(), req, &j));
   if (!s.ok()) return Fail(err, s);
   out << j.name() << " " << iv1::Job::State_Name(j.state()) << "\n";
   return kOk;
@@ -448,10 +437,10 @@ int RunReport(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.positionals().size() != 1) {
     return Fail(err, UsageError("usage: datalab report JOB [--json]"));
   }
-  auto c = Open(args);
-  if (!c.ok()) return Fail(err, c.status());
+  Ctx c(args, out, err);
+  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   iv1::ValidationReport r;
-  absl::Status s = GetReport(*c, JobName(args.positionals()[0]), &r);
+  absl::Status s = GetReport(c, JobName(args.positionals()[0]), &r);
   if (!s.ok()) return Fail(err, s);
   if (args.Has("json")) {
     out << Json(r) << "\n";
