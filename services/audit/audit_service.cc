@@ -120,8 +120,8 @@ grpc::ServerUnaryReactor* AuditServiceImpl::AppendEvents(grpc::CallbackServerCon
                                                           v1::AppendEventsResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // The request's own events, read in place before AppendAsync returns.
-  std::vector<const common::v1::AuditEvent*> events(req->events().pointer_begin(),
-                                                    req->events().pointer_end());
+  const Sequencer::EventRefs events(req->events().data(),
+                                    static_cast<size_t>(req->events().size()));
   // gRPC keeps `resp` alive until Finish(), whenever the writer answers.
   log_->AppendAsync(events, [reactor, resp](absl::StatusOr<AppendResult> r) {
     if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));

@@ -133,7 +133,7 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
     auto ctx = c.env().Context();
     if (!ctx.ok()) return Fail(err, ctx.status());
     av1::SearchEventsResponse resp;
-    grpc::Status s = c.stub()->SearchEvents(ctx->get(), req, &resp);
+    grpc::Status s = c.client()->SearchEvents(ctx->get(), req, &resp);
     if (!s.ok()) return Fail(err, FromGrpc(s));
     for (int i = 0; i < resp.events_size(); ++i) {
       const auto& e = resp.events(i);
@@ -182,7 +182,7 @@ int Report(const Args& args, std::ostream& out, std::ostream& err) {
   auto ctx = c.env().Context();
   if (!ctx.ok()) return Fail(err, ctx.status());
   av1::AccessReport rep;
-  grpc::Status s = c.stub()->GetAccessReport(ctx->get(), req, &rep);
+  grpc::Status s = c.client()->GetAccessReport(ctx->get(), req, &rep);
   if (!s.ok()) return Fail(err, FromGrpc(s));
   if (args.Has("csv")) {
     out << "subject,project,action,decision,count,first_utc,last_utc\n";
@@ -235,7 +235,7 @@ int Export(const Args& args, std::ostream& out, std::ostream& err) {
   av1::ExportLogRequest req;
   auto ctx = c.env().Context(600);
   if (!ctx.ok()) return Fail(err, ctx.status());
-  auto reader = c.stub()->ExportLog(ctx->get(), req);
+  auto reader = c.client()->ExportLog(ctx->get(), req);
   av1::ExportLogChunk chunk;
   bool header = false;
   int64_t entries = 0, heads = 0;
@@ -297,7 +297,7 @@ int Head(const Args& args, std::ostream& out, std::ostream& err) {
   auto ctx = c.env().Context();
   if (!ctx.ok()) return Fail(err, ctx.status());
   av1::SignedTreeHead h;
-  grpc::Status s = c.stub()->GetSignedTreeHead(ctx->get(), {}, &h);
+  grpc::Status s = c.client()->GetSignedTreeHead(ctx->get(), {}, &h);
   if (!s.ok()) return Fail(err, FromGrpc(s));
   out << "tree size   " << h.tree_size() << "\nroot        " << crypto::HexEncode(h.root_hash())
       << "\nsigned at   " << FormatMs(h.timestamp_unix_ms()) << " UTC\nkey         " << h.key_id()

@@ -115,33 +115,34 @@ absl::Status FromGrpc(const grpc::Status& s);
 template <typename Service>
 class GatewaySession {
  public:
-  using Stub = typename Service::Stub;
+  // gRPC's generated client class for the service.
+  using Client = typename Service::Stub;
 
   GatewaySession(const Args& a, std::ostream& o, std::ostream& e) : args(a), out(o), err(e) {}
 
   // Opens the connection if it is not open yet.
   absl::Status Connect() {
-    if (stub_ != nullptr) return absl::OkStatus();
+    if (client_ != nullptr) return absl::OkStatus();
     absl::StatusOr<LabEnv> env = LabEnv::Load(args);
     if (!env.ok()) return env.status();
     auto channel = env->GatewayChannel();
     if (!channel.ok()) return channel.status();
     env_ = *std::move(env);
-    stub_ = Service::NewStub(*channel);
+    client_ = Service::NewStub(*channel);
     return absl::OkStatus();
   }
   // After a successful Connect(): for calls Call() does not cover.
   const LabEnv& env() const { return env_; }
-  Stub* stub() { return stub_.get(); }
+  Client* client() { return client_.get(); }
 
   // Runs one unary RPC with the caller's token, connecting first if needed.
   template <typename Req, typename Resp>
-  absl::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+  absl::Status Call(grpc::Status (Client::*method)(grpc::ClientContext*, const Req&, Resp*),
                     const Req& req, Resp* resp, int deadline_seconds = 300) {
     if (absl::Status s = Connect(); !s.ok()) return s;
     auto ctx = env_.Context(deadline_seconds);
     if (!ctx.ok()) return ctx.status();
-    return FromGrpc(((*stub_).*method)(ctx->get(), req, resp));
+    return FromGrpc(((*client_).*method)(ctx->get(), req, resp));
   }
 
   const Args& args;
@@ -150,13 +151,13 @@ class GatewaySession {
 
  private:
   LabEnv env_;
-  std::unique_ptr<Stub> stub_;
+  std::unique_ptr<Client> client_;
 };
 
-// `Call(s, &Stub::Method, req, &resp)`: the same as s.Call(...).
+// `Call(s, &Client::Method, req, &resp)`: the same as s.Call(...).
 template <typename Service, typename Req, typename Resp>
 absl::Status Call(GatewaySession<Service>& s,
-                  grpc::Status (GatewaySession<Service>::Stub::*method)(grpc::ClientContext*,
+                  grpc::Status (GatewaySession<Service>::Client::*method)(grpc::ClientContext*,
                                                                          const Req&, Resp*),
                   const Req& req, Resp* resp, int deadline_seconds = 300) {
   return s.Call(method, req, resp, deadline_seconds);

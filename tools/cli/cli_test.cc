@@ -1,7 +1,10 @@
 #include "tools/cli/cli.h"
 
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_join.h"
 #include "common/testing/status_matchers.h"
 #include "datalab/catalogue/v1/catalogue.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -166,7 +169,7 @@ TEST(GatewaySession, ArgumentsAreCheckedBeforeTheLabIsNeeded) {
         catalogue::v1::GetDatasetRequest req;
         catalogue::v1::Dataset resp;
         called = true;
-        absl::Status st = Call(s, &Session::Stub::GetDataset, req, &resp);
+        absl::Status st = Call(s, &Session::Client::GetDataset, req, &resp);
         if (!st.ok()) return st;
         return kOk;
       });
@@ -183,6 +186,54 @@ TEST(GatewaySession, ArgumentsAreCheckedBeforeTheLabIsNeeded) {
   EXPECT_NE(run(*with_dataset, out2, err2), kOk);
   EXPECT_TRUE(called);
   EXPECT_THAT(err2.str(), ::testing::HasSubstr("no gateway address"));
+}
+
+// The client's own commands, with no lab anywhere: every mistake in the
+// command line is a usage error found before the lab is looked for.
+Outcome RunReal(std::vector<std::string> argv) {
+  Registry r;
+  RegisterAllCommands(r);
+  for (const char* f : {"--env", "/nonexistent/lab.env", "--gateway", ""}) argv.push_back(f);
+  std::ostringstream out, err;
+  int code = Main(r, argv, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST(Commands, ArgumentMistakesAreUsageErrorsBeforeTheLabIsNeeded) {
+  struct Case {
+    std::vector<std::string> argv;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"audit", "search", "--limit", "0"}, "--limit must be at least 1"},
+      {{"audit", "search", "--limit", "abc"}, "--limit: not a whole number"},
+      {{"audit", "search", "--decision", "maybe"}, "--decision must be allow or deny"},
+      {{"audit", "report", "--since", "yesterday"}, "--since must be a date"},
+      {{"audit", "export", "--format", "xml", "--out", "x"}, "--format must be"},
+      {{"audit", "export"}, "--out FILE is required"},
+      {{"query", "SELECT 1"}, "--project is required"},
+      {{"query", "--project", "p"}, "give the SQL as an argument or with --file"},
+      {{"catalogue", "show"}, "missing DATASET"},
+      {{"domains", "create"}, "--domain is required"},
+      {{"domains", "create", "--domain", "d", "--kind", "bogus"}, "--kind must be"},
+      {{"upload", "x.csv"}, "--dataset and --school are required"},
+      {{"health", "--timeout-ms", "1e3"}, "--timeout-ms: not a whole number"},
+  };
+  for (const Case& c : cases) {
+    Outcome o = RunReal(c.argv);
+    EXPECT_EQ(o.code, kUsage) << absl::StrJoin(c.argv, " ") << ": " << o.err;
+    EXPECT_THAT(o.err, ::testing::HasSubstr(c.message)) << absl::StrJoin(c.argv, " ");
+    EXPECT_THAT(o.err, ::testing::Not(::testing::HasSubstr("gateway"))) << o.err;
+  }
+}
+
+TEST(Commands, AnExportWithNoLabLeavesNoFileBehind) {
+  const std::string path = ::testing::TempDir() + "/cli_test_export.jsonl";
+  std::remove(path.c_str());
+  Outcome o = RunReal({"audit", "export", "--out", path});
+  EXPECT_NE(o.code, kOk);
+  EXPECT_THAT(o.err, ::testing::HasSubstr("no gateway address"));
+  EXPECT_FALSE(std::ifstream(path).good());
 }
 
 TEST(ExitCodes, AreStable) {

@@ -126,7 +126,7 @@ int SubjectCommand(Ctx& c, pv1::ProcessSubjectRequestRequest::Kind kind) {
   req.set_reference(*ref);
   pv1::SubjectRequestReport resp;
   int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-    return c.stub()->ProcessSubjectRequest(ctx, req, &resp);
+    return c.client()->ProcessSubjectRequest(ctx, req, &resp);
   });
   if (rc >= 0) return rc;
   return Print(c, resp, [&] {
@@ -161,7 +161,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.mutable_domain()->set_description(c.args.GetOr("description", ""));
            pv1::Domain resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub()->CreateDomain(ctx, req, &resp);
+             return c.client()->CreateDomain(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -180,7 +180,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            while (true) {
              pv1::ListDomainsResponse resp;
              int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-               return c.stub()->ListDomains(ctx, req, &resp);
+               return c.client()->ListDomains(ctx, req, &resp);
              });
              if (rc >= 0) return rc;
              for (auto& d : *resp.mutable_domains()) *all.add_domains() = std::move(d);
@@ -203,7 +203,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_name(DomainName(*id));
            pv1::Domain resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub()->GetDomain(ctx, req, &resp);
+             return c.client()->GetDomain(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -227,7 +227,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_name(DomainName(*id));
            pv1::Domain resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub()->RotateDomainKey(ctx, req, &resp);
+             return c.client()->RotateDomainKey(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -241,7 +241,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
          Run({}, [](Ctx& c) {
            pv1::RotateKekResponse resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub()->RotateKek(ctx, pv1::RotateKekRequest(), &resp);
+             return c.client()->RotateKek(ctx, pv1::RotateKekRequest(), &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -264,7 +264,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_reason(*why);
            pv1::ReidentificationRequest resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub()->CreateReidentificationRequest(ctx, req, &resp);
+             return c.client()->CreateReidentificationRequest(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -284,7 +284,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_comment(c.args.GetOr("comment", ""));
            pv1::ReidentificationRequest resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub()->ApproveReidentificationRequest(ctx, req, &resp);
+             return c.client()->ApproveReidentificationRequest(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] {
@@ -304,7 +304,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_name(ReidName(*n));
            pv1::CollectReidentificationResponse resp;
            int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.stub()->CollectReidentification(ctx, req, &resp);
+             return c.client()->CollectReidentification(ctx, req, &resp);
            });
            if (rc >= 0) return rc;
            return Print(c, resp, [&] { c.out << resp.identifier() << "\n"; });
@@ -326,7 +326,7 @@ void RegisterPseudonymisationCommands(Registry& r) {
            while (true) {
              pv1::ListReidentificationRequestsResponse resp;
              int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-               return c.stub()->ListReidentificationRequests(ctx, req, &resp);
+               return c.client()->ListReidentificationRequests(ctx, req, &resp);
              });
              if (rc >= 0) return rc;
              for (auto& x : *resp.mutable_requests()) *all.add_requests() = std::move(x);

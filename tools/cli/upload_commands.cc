@@ -92,7 +92,7 @@ absl::Status GetJob(Ctx& c, const std::string& name, iv1::Job* job) {
   if (!ctx.ok()) return ctx.status();
   iv1::GetJobRequest req;
   req.set_name(name);
-  return FromGrpc(c.stub()->GetJob(ctx->get(), req, job));
+  return FromGrpc(c.client()->GetJob(ctx->get(), req, job));
 }
 
 absl::Status GetReport(Ctx& c, const std::string& job, iv1::ValidationReport* r) {
@@ -100,7 +100,7 @@ absl::Status GetReport(Ctx& c, const std::string& job, iv1::ValidationReport* r)
   if (!ctx.ok()) return ctx.status();
   iv1::GetValidationReportRequest req;
   req.set_job(job);
-  return FromGrpc(c.stub()->GetValidationReport(ctx->get(), req, r));
+  return FromGrpc(c.client()->GetValidationReport(ctx->get(), req, r));
 }
 
 void JobView(std::ostream& out, const iv1::Job& j) {
@@ -176,7 +176,7 @@ absl::Status SendFrom(Ctx& c, const std::string& path, const std::string& upload
   in.seekg(offset);
   auto ctx = c.env().Context(24 * 3600);
   if (!ctx.ok()) return ctx.status();
-  auto w = c.stub()->Upload(ctx->get(), resp);
+  auto w = c.client()->Upload(ctx->get(), resp);
   iv1::UploadRequest first;
   first.set_resume(upload);
   bool ok = w->Write(first);
@@ -269,7 +269,7 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
   {
     auto ctx = c.env().Context(60);
     if (!ctx.ok()) return Fail(err, ctx.status());
-    auto w = c.stub()->Upload(ctx->get(), &resp);
+    auto w = c.client()->Upload(ctx->get(), &resp);
     iv1::UploadRequest first;
     *first.mutable_header() = h;
     w->Write(first);
@@ -307,7 +307,7 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
       iv1::GetUploadSessionRequest gs;
       gs.set_name(resp.upload());
       iv1::UploadSession session;
-      absl::Status gs_status = FromGrpc(c.stub()->GetUploadSession(ctx->get(), gs, &session));
+      absl::Status gs_status = FromGrpc(c.client()->GetUploadSession(ctx->get(), gs, &session));
       if (!gs_status.ok()) {
         if (Retryable(gs_status) && attempt < retries) continue;
         return Fail(err, gs_status);
@@ -380,7 +380,7 @@ int RunJobsList(const Args& args, std::ostream& out, std::ostream& err) {
   auto ctx = c.env().Context(30);
   if (!ctx.ok()) return Fail(err, ctx.status());
   iv1::ListJobsResponse resp;
-  absl::Status s = FromGrpc(c.stub()->ListJobs(ctx->get(), req, &resp));
+  absl::Status s = FromGrpc(c.client()->ListJobs(ctx->get(), req, &resp));
   if (!s.ok()) return Fail(err, s);
   if (args.Has("json")) {
     out << Json(resp) << "\n";
@@ -427,7 +427,7 @@ int RunJobsCancel(const Args& args, std::ostream& out, std::ostream& err) {
   iv1::CancelJobRequest req;
   req.set_name(JobName(args.positionals()[0]));
   iv1::Job j;
-  absl::Status s = FromGrpc(c.stub()->CancelJob(ctx->get(), req, &j));
+  absl::Status s = FromGrpc(c.client()->CancelJob(ctx->get(), req, &j));
   if (!s.ok()) return Fail(err, s);
   out << j.name() << " " << iv1::Job::State_Name(j.state()) << "\n";
   return kOk;
