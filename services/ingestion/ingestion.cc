@@ -450,7 +450,10 @@ absl::StatusOr<UploadResult> Ingestion::AppendChunk(const cv1::Principal& caller
     return absl::FailedPreconditionError(absl::StrCat(name, " is already complete"));
   }
   if (offset != s->bytes_received()) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    // ABORTED, not FAILED_PRECONDITION: the client should read the session
+    // again and resume from its offset. (A stream dropped while a chunk was
+    // in flight can store that chunk after the client read the offset.)
+    return absl::AbortedError(absl::StrCat(
         "chunk offset ", offset, " does not match the acknowledged offset; expected offset ",
         s->bytes_received()));
   }

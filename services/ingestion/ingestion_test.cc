@@ -216,9 +216,9 @@ TEST_F(IngestionTest, WrongOffsetIsRefusedWithTheExpectedOffsetAndResumeContinue
   const std::string name = begin->session.name();
   ASSERT_THAT(ingestion_->AppendChunk(User(), name, 0, data.substr(0, 30)), IsOk());
   EXPECT_THAT(ingestion_->AppendChunk(User(), name, 0, data.substr(0, 30)),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("expected offset 30")));
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("expected offset 30")));
   EXPECT_THAT(ingestion_->AppendChunk(User(), name, 45, data.substr(45, 5)),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("expected offset 30")));
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("expected offset 30")));
   // "Reconnect": a fresh domain object on the same store resumes.
   Make();
   auto s = ingestion_->ResumeUpload(User(), name);

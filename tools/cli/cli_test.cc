@@ -217,6 +217,8 @@ TEST(Commands, ArgumentMistakesAreUsageErrorsBeforeTheLabIsNeeded) {
       {{"domains", "create"}, "--domain is required"},
       {{"domains", "create", "--domain", "d", "--kind", "bogus"}, "--kind must be"},
       {{"upload", "x.csv"}, "--dataset and --school are required"},
+      {{"upload", "x.csv", "--retries", "few"}, "--retries: not a whole number"},
+      {{"upload", "x.csv", "--retries", "-1"}, "--retries must be 0 or more"},
       {{"health", "--timeout-ms", "1e3"}, "--timeout-ms: not a whole number"},
   };
   for (const Case& c : cases) {

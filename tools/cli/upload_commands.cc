@@ -212,6 +212,10 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
       t.has_value() && (!absl::SimpleAtoi(*t, &wait_timeout) || wait_timeout < 1)) {
     return Fail(err, UsageError("--wait-timeout must be a positive number of seconds"));
   }
+  absl::StatusOr<int> retries_arg = args.GetInt("retries", 8);
+  if (!retries_arg.ok()) return Fail(err, retries_arg.status());
+  const int retries = *retries_arg;
+  if (retries < 0) return Fail(err, UsageError("--retries must be 0 or more"));
   auto dataset = args.Get("dataset");
   auto school = args.Get("school");
   if (!dataset || !school) {
@@ -261,8 +265,6 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
   }
   Ctx c(args, out, err);
   if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
-  int retries = 8;
-  if (auto r = args.Get("retries")) (void)absl::SimpleAtoi(*r, &retries);
 
   // 1. Open the session with a header-only call.
   iv1::UploadResponse resp;
