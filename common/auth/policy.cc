@@ -77,7 +77,7 @@ bool IsPublicMethod(std::string_view path) {
          path.starts_with("/grpc.reflection.v1.ServerReflection/");
 }
 
-absl::StatusOr<Permission> DeclaredPermission(std::string_view path) {
+absl::StatusOr<const google::protobuf::MethodDescriptor*> FindMethod(std::string_view path) {
   // "/pkg.Service/Method" -> "pkg.Service.Method"
   if (path.size() < 4 || path[0] != '/') {
     return absl::NotFoundError("malformed method path");
@@ -93,6 +93,13 @@ absl::StatusOr<Permission> DeclaredPermission(std::string_view path) {
   if (method == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown method ", std::string(path)));
   }
+  return method;
+}
+
+absl::StatusOr<Permission> DeclaredPermission(std::string_view path) {
+  absl::StatusOr<const google::protobuf::MethodDescriptor*> found = FindMethod(path);
+  if (!found.ok()) return found.status();
+  const google::protobuf::MethodDescriptor* method = *found;
   const auto& policy = method->options().GetExtension(common::v1::policy);
   if (policy.permission() == P::PERMISSION_UNSPECIFIED) {
     return absl::PermissionDeniedError(

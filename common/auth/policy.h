@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "datalab/common/v1/annotations.pb.h"
 #include "datalab/common/v1/identity.pb.h"
+#include "google/protobuf/descriptor.h"
 
 namespace datalab::auth {
 
@@ -25,6 +26,11 @@ using common::v1::Role;
 
 // True for methods anyone may call without credentials (health, reflection).
 bool IsPublicMethod(std::string_view path);
+
+// The generated descriptor of a full method path ("/pkg.Service/Method"):
+// its declared permission, and whether it streams. NOT_FOUND when the path is
+// malformed or the method unknown to this binary.
+absl::StatusOr<const google::protobuf::MethodDescriptor*> FindMethod(std::string_view path);
 
 // The permission declared for a full method path ("/pkg.Service/Method").
 // NOT_FOUND when the method is unknown to this binary; PERMISSION_DENIED when

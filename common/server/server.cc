@@ -22,7 +22,7 @@ std::shared_ptr<prometheus::Registry> Server::NewRegistry() {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options, const std::vector<grpc::Service*>& services,
     std::shared_ptr<auth::Authenticator> authenticator,
-    auth::AuthProcessor::DenialSink on_deny, grpc::CallbackGenericService* generic) {
+    auth::AuthProcessor::DenialSink on_deny, AsyncGenericHandler* generic) {
   return StartWithRegistry(options, NewRegistry(), services, std::move(authenticator),
                            std::move(on_deny), generic);
 }
@@ -31,7 +31,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
     const ServerOptions& options, std::shared_ptr<prometheus::Registry> registry,
     const std::vector<grpc::Service*>& services,
     std::shared_ptr<auth::Authenticator> authenticator,
-    auth::AuthProcessor::DenialSink on_deny, grpc::CallbackGenericService* generic) {
+    auth::AuthProcessor::DenialSink on_deny, AsyncGenericHandler* generic) {
   if (options.service_name.empty()) return absl::InvalidArgumentError("service name is empty");
   if (authenticator == nullptr) return absl::InvalidArgumentError("an authenticator is required");
   auto creds = MakeServerCredentials(options.tls, options.require_client_cert);
@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               std::max(2, options.idle_handler_threads));
   for (grpc::Service* svc : services) builder.RegisterService(svc);
-  if (generic != nullptr) builder.RegisterCallbackGenericService(generic);
+  if (generic != nullptr) generic->Register(builder);
 
   auto metrics = std::make_shared<RpcMetrics>(*s->registry_, options.service_name);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -63,6 +63,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  if (generic != nullptr) {
+    generic->Start();
+    s->generic_ = generic;  // stopped by Shutdown, on every way out from here
   }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
 
@@ -124,6 +128,7 @@ void Server::Shutdown() {
   }
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoSeconds(options_.shutdown_grace));
+  if (generic_ != nullptr) generic_->Stop();
   exposer_.reset();
   log::Info("stopped");
 }

@@ -47,15 +47,28 @@ struct ServerOptions {
   int idle_handler_threads = 64;
 };
 
+// Serves every method no typed service handles, on completion queues and
+// threads of its own (the gateway's forwarder). Server calls Register before
+// it builds the gRPC server, Start once it listens, and Stop after the gRPC
+// server has shut down (its calls finished or cancelled); Stop must return
+// only when no call or thread of the handler is left.
+class AsyncGenericHandler {
+ public:
+  virtual ~AsyncGenericHandler() = default;
+  virtual void Register(grpc::ServerBuilder& builder) = 0;
+  virtual void Start() = 0;
+  virtual void Stop() = 0;
+};
+
 class Server {
  public:
   // `services` must outlive the server. `generic` (optional) receives every
-  // method no typed service handles (the gateway's forwarder).
+  // method no typed service handles, and must outlive the server too.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options, const std::vector<grpc::Service*>& services,
       std::shared_ptr<auth::Authenticator> authenticator,
       auth::AuthProcessor::DenialSink on_deny = nullptr,
-      grpc::CallbackGenericService* generic = nullptr);
+      AsyncGenericHandler* generic = nullptr);
 
   // Creates the metrics registry before Start so services can register
   // their own metric families; pass it through StartWithRegistry.
@@ -65,7 +78,7 @@ class Server {
       const std::vector<grpc::Service*>& services,
       std::shared_ptr<auth::Authenticator> authenticator,
       auth::AuthProcessor::DenialSink on_deny = nullptr,
-      grpc::CallbackGenericService* generic = nullptr);
+      AsyncGenericHandler* generic = nullptr);
 
   ~Server();
 
@@ -87,6 +100,7 @@ class Server {
   std::unique_ptr<grpc::Server> health_server_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  AsyncGenericHandler* generic_ = nullptr;
   int port_ = 0;
   int metrics_port_ = 0;
   int health_port_ = 0;

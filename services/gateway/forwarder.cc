@@ -1,147 +1,209 @@
 #include "services/gateway/forwarder.h"
 
-#include <atomic>
-#include <mutex>
-
 #include "absl/strings/match.h"
 #include "common/auth/auth_processor.h"
 #include "common/auth/policy.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
+#include "common/status/status_macros.h"
 
 namespace datalab::gateway {
-namespace {
 
-// Answers a call the gateway refuses itself.
-class RefuseReactor : public grpc::ServerGenericBidiReactor {
- public:
-  explicit RefuseReactor(grpc::Status s) { Finish(std::move(s)); }
-  void OnDone() override { delete this; }
-};
-
-// One forwarded call: a server-side reactor towards the client and a
-// client-side reactor towards the backend, sharing this object. It deletes
-// itself when both sides are done.
+// One forwarded call: the caller's half (the gateway's server stream) and the
+// backend's half (a client stream opened on the same completion queue), so
+// every step of it runs on one thread and needs no lock. Each operation in
+// flight is counted; the call deletes itself when none is left and the
+// caller's half has finished.
 //
-// Rules that keep the two reactors safe:
-//  - the backend call holds a hold (AddHold) while the client may still send
-//    upstream, so the backend side cannot finish while we might start a
-//    write on it; the hold is released exactly once (CloseUpstream) when the
-//    client half-closes, the backend refuses a write, or the call is over;
-//  - the backend call also holds a hold while a response is being written to
-//    the client: the next backend read starts from the server side's
-//    OnWriteDone, outside any backend reaction, and without the hold the
-//    backend call could complete (and be freed) just before that StartRead;
-//  - the client side is finished exactly once, after any write in flight.
-class ProxyCall {
+// The pump: caller -> backend one message at a time (read, write, read
+// again; half-close when the caller half-closes), backend -> caller the same
+// way; when the backend's stream ends its status finishes the caller's half.
+// A method whose caller sends one message (unary, server streaming) is sent
+// on with the half-close in the same write; one whose backend answers with
+// one message is answered with that message and the status in one step.
+class Forwarder::Call {
  public:
-  ProxyCall(grpc::GenericCallbackServerContext* server_ctx,
-            std::unique_ptr<grpc::ClientContext> client_ctx,
-            std::function<void()> on_finish)
-      : server_ctx_(server_ctx), client_ctx_(std::move(client_ctx)),
-        on_finish_(std::move(on_finish)), server_(this), client_(this) {}
+  Call(Forwarder* forwarder, int index) : forwarder_(forwarder), index_(index) {
+    for (int op = 0; op < kOps; ++op) tags_[op] = {this, static_cast<Op>(op)};
+  }
 
-  grpc::ServerGenericBidiReactor* Start(grpc::GenericStub& stub) {
-    stub.PrepareBidiStreamingCall(client_ctx_.get(), server_ctx_->method(),
-                                  grpc::StubOptions(), &client_);
-    client_.AddHold();
-    client_.StartRead(&down_);
-    client_.StartCall();
-    server_.StartRead(&up_);
-    return &server_;
+  // Stands ready for the next call on this queue.
+  void Request() {
+    grpc::ServerCompletionQueue* cq = forwarder_->queues_[index_].get();
+    ctx_.AsyncNotifyWhenDone(Tag(kDone));  // fires only if a call arrives
+    ++pending_;
+    forwarder_->service_.RequestCall(&ctx_, &stream_, cq, cq, Tag(kNew));
+  }
+
+  // One completed operation, on its call's queue thread.
+  static void Proceed(void* tag, bool ok) {
+    const TagSlot* slot = static_cast<const TagSlot*>(tag);
+    slot->call->Step(slot->op, ok);
   }
 
  private:
-  class ServerSide : public grpc::ServerGenericBidiReactor {
-   public:
-    explicit ServerSide(ProxyCall* call) : call_(call) {}
-    void OnReadDone(bool ok) override {
-      {
-        std::lock_guard<std::mutex> l(call_->mu_);
-        if (call_->upstream_closed_) return;
-      }
-      if (ok) {
-        call_->client_.StartWrite(&call_->up_);
-      } else {
-        call_->client_.StartWritesDone();
-        call_->CloseUpstream();
-      }
-    }
-    void OnWriteDone(bool ok) override {
-      if (ok) {
-        call_->client_.StartRead(&call_->down_);
-      } else {
-        call_->client_ctx_->TryCancel();
-      }
-      call_->client_.RemoveHold();  // taken in ClientSide::OnReadDone
-    }
-    void OnCancel() override { call_->client_ctx_->TryCancel(); }
-    void OnDone() override {
-      call_->CloseUpstream();
-      call_->Unref();
-    }
-
-   private:
-    ProxyCall* call_;
+  enum Op {
+    kNew, kDone, kServerRead, kServerWrite, kServerFinish,
+    kClientRead, kClientWrite, kClientWritesDone, kClientFinish, kOps
   };
-
-  class ClientSide : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
-   public:
-    explicit ClientSide(ProxyCall* call) : call_(call) {}
-    void OnWriteDone(bool ok) override {
-      if (ok) {
-        call_->server_.StartRead(&call_->up_);
-      } else {
-        // The backend has ended the call: stop sending; OnDone follows.
-        call_->CloseUpstream();
-      }
-    }
-    void OnReadDone(bool ok) override {
-      if (!ok) return;  // the backend finished sending; OnDone brings the status
-      // Keeps the backend call alive until ServerSide::OnWriteDone has
-      // started the next read (inside a reaction, so the call is not done).
-      call_->client_.AddHold();
-      call_->server_.StartWrite(&call_->down_);
-    }
-    void OnDone(const grpc::Status& s) override {
-      // No write to the client is in flight here (see the hold above).
-      call_->server_.Finish(s);
-      call_->Unref();
-    }
-
-   private:
-    ProxyCall* call_;
+  struct TagSlot {
+    Call* call;
+    Op op;
   };
+  void* Tag(Op op) { return &tags_[op]; }
 
-  void CloseUpstream() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (upstream_closed_) return;
+  void Step(Op op, bool ok) {
+    --pending_;
+    switch (op) {
+      case kNew: OnNew(ok); break;
+      case kServerRead: OnServerRead(ok); break;
+      case kClientWrite: OnClientWrite(ok); break;
+      case kClientRead: OnClientRead(ok); break;
+      case kServerWrite: OnServerWrite(ok); break;
+      case kClientFinish: OnClientFinish(); break;
+      case kServerFinish: server_finished_ = true; break;
+      case kDone:
+        // Cancellation already reaches the backend (the backend call is a
+        // child of this one); this only ends what the gateway still waits on.
+        if (ctx_.IsCancelled()) CancelBackend();
+        break;
+      default: break;  // kClientWritesDone: nothing follows
+    }
+    if (pending_ == 0 && (server_finished_ || !arrived_)) delete this;
+  }
+
+  ~Call() {
+    if (admission_.on_finish) admission_.on_finish();
+    absl::MutexLock l(&forwarder_->mu_);
+    --forwarder_->live_calls_;
+  }
+
+  void OnNew(bool ok) {
+    if (!ok) return;  // the server is shutting down: no call, and no more asked for
+    arrived_ = true;
+    ++pending_;  // kDone, asked for in Request()
+    forwarder_->RequestCall(index_);
+    absl::StatusOr<Admission> admission = forwarder_->Admit(ctx_);
+    if (!admission.ok()) {
+      FinishServer(ToGrpcStatus(admission.status()));
+      return;
+    }
+    admission_ = std::move(*admission);
+    // Corked: the backend call's metadata goes out with its first message
+    // (or the half-close), one operation fewer; StartCall completes nothing.
+    admission_.client_context->set_initial_metadata_corked(true);
+    backend_ = admission_.backend->PrepareCall(admission_.client_context.get(), ctx_.method(),
+                                               forwarder_->queues_[index_].get());
+    backend_->StartCall(nullptr);
+    ReadCaller();
+  }
+
+  // Caller -> backend.
+  void ReadCaller() {
+    ++pending_;
+    stream_.Read(&up_, Tag(kServerRead));
+  }
+  void OnServerRead(bool ok) {
+    if (upstream_closed_ || backend_finishing_) return;
+    ++pending_;
+    if (!ok) {  // the caller half-closed, or the call is over
       upstream_closed_ = true;
+      backend_->WritesDone(Tag(kClientWritesDone));
+    } else if (!admission_.client_streaming) {
+      upstream_closed_ = true;  // one message: send it with the half-close
+      backend_->WriteLast(up_, grpc::WriteOptions(), Tag(kClientWrite));
+    } else {
+      backend_->Write(up_, Tag(kClientWrite));
     }
-    client_.RemoveHold();
+    // The backend's answer is read once the call is on its way to it.
+    if (!downstream_started_) {
+      downstream_started_ = true;
+      ReadBackend();
+    }
+  }
+  void OnClientWrite(bool ok) {
+    if (!ok) {
+      upstream_closed_ = true;  // the backend has ended the call; its status follows
+      return;
+    }
+    if (!upstream_closed_ && !backend_finishing_) ReadCaller();
   }
 
-  void Unref() {
-    if (refs_.fetch_sub(1) == 1) {
-      if (on_finish_) on_finish_();
-      delete this;
+  // Backend -> caller.
+  void ReadBackend() {
+    ++pending_;
+    backend_->Read(&down_, Tag(kClientRead));
+  }
+  void OnClientRead(bool ok) {
+    if (!ok || !admission_.server_streaming) {
+      // The backend's stream ended (or its one answer came): its status next.
+      have_answer_ = ok;
+      FinishBackend();
+      return;
     }
+    ++pending_;
+    stream_.Write(down_, Tag(kServerWrite));
+  }
+  void OnServerWrite(bool ok) {
+    if (!ok) {  // the caller has gone
+      CancelBackend();
+      FinishBackend();
+      return;
+    }
+    ReadBackend();
   }
 
-  grpc::GenericCallbackServerContext* server_ctx_;
-  std::unique_ptr<grpc::ClientContext> client_ctx_;
-  std::function<void()> on_finish_;
-  ServerSide server_;
-  ClientSide client_;
-  grpc::ByteBuffer up_;    // client -> backend
-  grpc::ByteBuffer down_;  // backend -> client
-  std::mutex mu_;
+  // Ends.
+  void FinishBackend() {
+    if (backend_finishing_) return;
+    backend_finishing_ = true;
+    ++pending_;
+    backend_->Finish(&status_, Tag(kClientFinish));
+  }
+  void OnClientFinish() {
+    backend_finished_ = true;
+    if (have_answer_ && status_.ok()) {
+      server_finishing_ = true;
+      ++pending_;
+      stream_.WriteAndFinish(down_, grpc::WriteOptions(), status_, Tag(kServerFinish));
+    } else {
+      FinishServer(status_);
+    }
+  }
+  void FinishServer(const grpc::Status& status) {
+    if (server_finishing_) return;
+    server_finishing_ = true;
+    ++pending_;
+    stream_.Finish(status, Tag(kServerFinish));
+  }
+  void CancelBackend() {
+    if (backend_ != nullptr && !backend_finished_) admission_.client_context->TryCancel();
+  }
+
+  Forwarder* forwarder_;
+  const int index_;
+  TagSlot tags_[kOps];
+  grpc::GenericServerContext ctx_;
+  grpc::GenericServerAsyncReaderWriter stream_{&ctx_};
+  Admission admission_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> backend_;
+  grpc::ByteBuffer up_;    // caller -> backend
+  grpc::ByteBuffer down_;  // backend -> caller
+  grpc::Status status_;    // the backend's
+  int pending_ = 0;        // operations in flight
+  bool arrived_ = false;
   bool upstream_closed_ = false;
-  std::atomic<int> refs_{2};
+  bool downstream_started_ = false;
+  bool have_answer_ = false;
+  bool backend_finishing_ = false;
+  bool backend_finished_ = false;
+  bool server_finishing_ = false;
+  bool server_finished_ = false;
 };
 
-auth::CallInfo CallInfoOf(const grpc::GenericCallbackServerContext& ctx) {
+namespace {
+
+auth::CallInfo CallInfoOf(const grpc::GenericServerContext& ctx) {
   auth::CallInfo call;
   call.method = ctx.method();
   for (const auto& [k, v] : ctx.client_metadata()) {
@@ -164,6 +226,8 @@ Forwarder::Forwarder(std::shared_ptr<auth::Authenticator> authenticator,
   }
 }
 
+Forwarder::~Forwarder() { Stop(); }
+
 std::string Forwarder::PackageOf(const std::string& method) {
   // "/datalab.query.v1.QueryService/RunQuery"
   if (method.size() < 3 || method[0] != '/') return "";
@@ -175,56 +239,104 @@ std::string Forwarder::PackageOf(const std::string& method) {
   return service.substr(0, dot);
 }
 
-grpc::ServerGenericBidiReactor* Forwarder::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
-  const std::string& method = ctx->method();
+void Forwarder::Register(grpc::ServerBuilder& builder) {
+  builder.RegisterAsyncGenericService(&service_);
+  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    queues_.push_back(builder.AddCompletionQueue());
+  }
+}
+
+void Forwarder::Start() {
+  for (int i = 0; i < static_cast<int>(queues_.size()); ++i) {
+    for (int n = 0; n < std::max(1, options_.ready_calls_per_thread); ++n) RequestCall(i);
+    threads_.emplace_back([this, i] { Poll(i); });
+  }
+}
+
+void Forwarder::RequestCall(int index) {
+  {
+    absl::MutexLock l(&mu_);
+    ++live_calls_;
+  }
+  (new Call(this, index))->Request();
+}
+
+void Forwarder::Poll(int index) {
+  void* tag = nullptr;
+  bool ok = false;
+  while (queues_[index]->Next(&tag, &ok)) Call::Proceed(tag, ok);
+}
+
+void Forwarder::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (threads_.empty()) {  // never started: nothing was asked of the queues
+    for (auto& q : queues_) q->Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    for (auto& q : queues_) {
+      while (q->Next(&tag, &ok)) {
+      }
+    }
+    return;
+  }
+  // The server has shut down: every call has finished or been cancelled, and
+  // the calls it was ready for are returned unused. Wait until each has run
+  // its last step before the queues stop taking them.
+  {
+    absl::MutexLock l(&mu_);
+    auto none_left = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return live_calls_ == 0; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&none_left), absl::Seconds(30))) {
+      log::Error("gateway calls still open at shutdown",
+                 {{"calls", std::to_string(live_calls_)}});
+    }
+  }
+  for (auto& q : queues_) q->Shutdown();
+  for (auto& t : threads_) t.join();
+}
+
+absl::StatusOr<Forwarder::Admission> Forwarder::Admit(grpc::GenericServerContext& ctx) {
+  const std::string& method = ctx.method();
+  absl::StatusOr<const google::protobuf::MethodDescriptor*> descriptor = auth::FindMethod(method);
   auto permission = auth::DeclaredPermission(method);
-  if (!permission.ok() || auth::IsInternalPermission(*permission)) {
+  if (!descriptor.ok() || !permission.ok() || auth::IsInternalPermission(*permission)) {
     // Never reached for unknown methods (the processor refuses them first).
-    return new RefuseReactor(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                          "this method is not available through the gateway"));
+    return absl::PermissionDeniedError("this method is not available through the gateway");
   }
   auto stub = stubs_.find(PackageOf(method));
-  if (stub == stubs_.end()) {
-    return new RefuseReactor(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                          "no backend serves this method"));
-  }
-  auth::CallInfo call = CallInfoOf(*ctx);
-  auto principal = authenticator_->Authenticate(call);
-  if (!principal.ok()) return new RefuseReactor(ToGrpcStatus(principal.status()));
-
-  absl::Status admitted = limiter_->Admit(principal->subject());
-  if (!admitted.ok()) return new RefuseReactor(ToGrpcStatus(admitted));
-  bool is_query = absl::StartsWith(method, "/datalab.query.v1.QueryService/RunQuery");
+  if (stub == stubs_.end()) return absl::UnimplementedError("no backend serves this method");
+  auth::CallInfo call = CallInfoOf(ctx);
+  ASSIGN_OR_RETURN(common::v1::Principal principal, authenticator_->Authenticate(call));
+  RETURN_IF_ERROR(limiter_->Admit(principal.subject()));
+  Admission a;
+  const bool is_query = absl::StartsWith(method, "/datalab.query.v1.QueryService/RunQuery");
   if (is_query) {
-    absl::Status slot = limiter_->BeginQuery(principal->subject());
-    if (!slot.ok()) return new RefuseReactor(ToGrpcStatus(slot));
-  }
-
-  auto assertion = signer_->Sign(*principal);
-  if (!assertion.ok()) {
-    if (is_query) limiter_->EndQuery(principal->subject());
-    log::Error("cannot sign identity assertion", {{"error", std::string(assertion.status().message())}});
-    return new RefuseReactor(grpc::Status(grpc::StatusCode::INTERNAL, "gateway signing failed"));
-  }
-  auto client_ctx = grpc::ClientContext::FromCallbackServerContext(*ctx);
-  if (ctx->deadline() == std::chrono::system_clock::time_point::max()) {
-    bool upload = absl::StartsWith(method, "/datalab.ingestion.v1.IngestionService/Upload");
-    client_ctx->set_deadline(std::chrono::system_clock::now() +
-                             absl::ToChronoSeconds(upload ? options_.upload_deadline
-                                                          : options_.default_deadline));
-  }
-  client_ctx->AddMetadata(auth::kAssertionHeader, *assertion);
-  if (!principal->request_id().empty()) {
-    client_ctx->AddMetadata(auth::kRequestIdHeader, principal->request_id());
-  }
-  std::function<void()> on_finish;
-  if (is_query) {
-    std::string subject = principal->subject();
+    RETURN_IF_ERROR(limiter_->BeginQuery(principal.subject()));
     std::shared_ptr<RateLimiter> limiter = limiter_;
-    on_finish = [limiter, subject] { limiter->EndQuery(subject); };
+    a.on_finish = [limiter, subject = principal.subject()] { limiter->EndQuery(subject); };
   }
-  auto* proxy = new ProxyCall(ctx, std::move(client_ctx), std::move(on_finish));
-  return proxy->Start(*stub->second);
+  auto assertion = signer_->Sign(principal);
+  if (!assertion.ok()) {
+    if (a.on_finish) a.on_finish();  // the query slot
+    log::Error("cannot sign identity assertion",
+               {{"error", std::string(assertion.status().message())}});
+    return absl::InternalError("gateway signing failed");
+  }
+  a.backend = stub->second.get();
+  a.client_streaming = (*descriptor)->client_streaming();
+  a.server_streaming = (*descriptor)->server_streaming();
+  a.client_context = grpc::ClientContext::FromServerContext(ctx);
+  if (ctx.deadline() == std::chrono::system_clock::time_point::max()) {
+    bool upload = absl::StartsWith(method, "/datalab.ingestion.v1.IngestionService/Upload");
+    a.client_context->set_deadline(std::chrono::system_clock::now() +
+                                   absl::ToChronoSeconds(upload ? options_.upload_deadline
+                                                                : options_.default_deadline));
+  }
+  a.client_context->AddMetadata(auth::kAssertionHeader, *assertion);
+  if (!principal.request_id().empty()) {
+    a.client_context->AddMetadata(auth::kRequestIdHeader, principal.request_id());
+  }
+  return a;
 }
 
 }  // namespace datalab::gateway

@@ -14,6 +14,7 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/test_pki.h"
+#include "datalab/audit/v1/audit.grpc.pb.h"
 #include "datalab/catalogue/v1/catalogue.grpc.pb.h"
 #include "datalab/ingestion/v1/ingestion.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -31,6 +32,7 @@ using ::datalab::testing::TestCa;
 using ::datalab::testing::WriteFileOrDie;
 namespace cat = ::datalab::catalogue::v1;
 namespace ing = ::datalab::ingestion::v1;
+namespace aud = ::datalab::audit::v1;
 
 constexpr char kIssuer[] = "https://idp.test";
 constexpr char kAudience[] = "datalab";
@@ -76,6 +78,33 @@ class Ingestion : public ing::IngestionService::Service {
   }
 };
 
+// Server streaming: ExportLog sends one chunk per entry from `start` to
+// `end`; `end` 0 streams until the call is cancelled; a `start` of -1 fails
+// after two chunks.
+class Audit : public aud::AuditService::Service {
+ public:
+  grpc::Status ExportLog(grpc::ServerContext* ctx, const aud::ExportLogRequest* req,
+                         grpc::ServerWriter<aud::ExportLogChunk>* writer) override {
+    for (int64_t i = std::max<int64_t>(0, req->start()); req->end() == 0 || i < req->end(); ++i) {
+      if (req->start() == -1 && i == 2) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS, "entry 2 is damaged");
+      }
+      aud::ExportLogChunk chunk;
+      chunk.add_entries()->set_index(i);
+      if (!writer->Write(chunk)) break;
+      if (req->end() == 0) {
+        streaming = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (ctx->IsCancelled()) break;
+      }
+    }
+    if (ctx->IsCancelled()) cancelled = true;
+    return grpc::Status::OK;
+  }
+  std::atomic<bool> streaming{false};
+  std::atomic<bool> cancelled{false};
+};
+
 class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -98,7 +127,8 @@ class GatewayTest : public ::testing::Test {
     bo.service_name = "catalogue";
     bo.tls = {dir_.Sub("catalogue.pem"), dir_.Sub("catalogue.key"), dir_.Sub("ca.pem")};
     bo.metrics_address = "";
-    auto backend = server::Server::Start(bo, {catalogue_.get(), &ingestion_}, backend_auth_);
+    auto backend =
+        server::Server::Start(bo, {catalogue_.get(), &ingestion_, &audit_}, backend_auth_);
     ASSERT_THAT(backend, IsOk());
     backend_ = std::move(*backend);
 
@@ -130,7 +160,8 @@ class GatewayTest : public ::testing::Test {
         jwt_auth_, std::make_shared<auth::AssertionSigner>(*assertion_key), limiter_,
         std::map<std::string, std::shared_ptr<grpc::Channel>>{
             {"datalab.catalogue.v1", *backend_channel},
-            {"datalab.ingestion.v1", *backend_channel}});
+            {"datalab.ingestion.v1", *backend_channel},
+            {"datalab.audit.v1", *backend_channel}});
     gateway_service_ = std::make_unique<GatewayService>(
         jwt_auth_, std::map<std::string, std::shared_ptr<grpc::Channel>>{{"catalogue", *backend_channel}},
         "test");
@@ -171,6 +202,7 @@ class GatewayTest : public ::testing::Test {
   std::shared_ptr<auth::Authenticator> backend_auth_;
   std::unique_ptr<Catalogue> catalogue_;
   Ingestion ingestion_;
+  Audit audit_;
   std::unique_ptr<server::Server> backend_;
   std::unique_ptr<jwt::Signer> signer_;
   std::shared_ptr<JwtAuthenticator> jwt_auth_;
@@ -281,6 +313,66 @@ TEST_F(GatewayTest, ForwardsClientStreaming) {
   grpc::Status s = writer->Finish();
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.bytes_received(), sent);
+}
+
+TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
+  auto stub = aud::AuditService::NewStub(channel_);
+  {
+    auto ctx = Ctx(Token("dee", {"dpo"}));
+    aud::ExportLogRequest req;
+    req.set_start(0);
+    req.set_end(50);
+    auto reader = stub->ExportLog(ctx.get(), req);
+    aud::ExportLogChunk chunk;
+    int64_t next = 0;
+    while (reader->Read(&chunk)) {
+      ASSERT_EQ(chunk.entries_size(), 1);
+      EXPECT_EQ(chunk.entries(0).index(), next++);
+    }
+    grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(next, 50);
+  }
+  {
+    // An error after some messages: the messages, then the backend's status.
+    auto ctx = Ctx(Token("dee", {"dpo"}));
+    aud::ExportLogRequest req;
+    req.set_start(-1);
+    req.set_end(10);
+    auto reader = stub->ExportLog(ctx.get(), req);
+    aud::ExportLogChunk chunk;
+    int got = 0;
+    while (reader->Read(&chunk)) ++got;
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(got, 2);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS);
+    EXPECT_EQ(s.error_message(), "entry 2 is damaged");
+  }
+  {
+    // A researcher may not read the audit log: refused before any backend.
+    auto ctx = Ctx(Token("alice", {"researcher"}));
+    auto reader = stub->ExportLog(ctx.get(), aud::ExportLogRequest());
+    aud::ExportLogChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+}
+
+TEST_F(GatewayTest, CancellingAStreamReachesTheBackend) {
+  auto stub = aud::AuditService::NewStub(channel_);
+  auto ctx = Ctx(Token("dee", {"dpo"}));
+  auto reader = stub->ExportLog(ctx.get(), aud::ExportLogRequest());  // end 0: endless
+  aud::ExportLogChunk chunk;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(reader->Read(&chunk));
+  EXPECT_TRUE(audit_.streaming);
+  ctx->TryCancel();
+  while (reader->Read(&chunk)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  for (int i = 0; i < 250 && !audit_.cancelled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(audit_.cancelled);
 }
 
 TEST_F(GatewayTest, DeadlineAndCancellationReachTheBackend) {

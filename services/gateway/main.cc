@@ -32,6 +32,9 @@ ABSL_FLAG(std::string, audit_target, "", "audit service host:port for this gatew
 ABSL_FLAG(double, rate_limit_per_second, 200, "sustained calls per second per user");
 ABSL_FLAG(double, rate_limit_burst, 400, "burst of calls per user");
 ABSL_FLAG(int, max_concurrent_queries, 4, "queries one user may run at once");
+ABSL_FLAG(int, forward_threads, 2,
+          "threads forwarding calls to the backends, each with its own completion queue "
+          "(about one per core the gateway may use)");
 
 namespace {
 
@@ -101,7 +104,12 @@ int main(int argc, char** argv) {
       .calls_per_second = absl::GetFlag(FLAGS_rate_limit_per_second),
       .burst = absl::GetFlag(FLAGS_rate_limit_burst),
       .max_concurrent_queries = absl::GetFlag(FLAGS_max_concurrent_queries)});
-  datalab::gateway::Forwarder forwarder(authenticator, signer, limiter, by_package);
+  datalab::gateway::ForwarderOptions fo;
+  fo.threads = absl::GetFlag(FLAGS_forward_threads);
+  if (fo.threads < 1 || fo.threads > 256) {
+    ExitIfError(absl::InvalidArgumentError("--forward_threads must be between 1 and 256"), "bad flags");
+  }
+  datalab::gateway::Forwarder forwarder(authenticator, signer, limiter, by_package, fo);
   datalab::gateway::GatewayService gateway_service(authenticator, by_service, "0.1.0");
 
   std::shared_ptr<datalab::audit_client::AuditClient> audit =
