@@ -99,11 +99,15 @@ absl::StatusOr<const google::protobuf::MethodDescriptor*> FindMethod(std::string
 absl::StatusOr<Permission> DeclaredPermission(std::string_view path) {
   absl::StatusOr<const google::protobuf::MethodDescriptor*> found = FindMethod(path);
   if (!found.ok()) return found.status();
-  const google::protobuf::MethodDescriptor* method = *found;
-  const auto& policy = method->options().GetExtension(common::v1::policy);
+  return DeclaredPermission(**found);
+}
+
+absl::StatusOr<Permission> DeclaredPermission(const google::protobuf::MethodDescriptor& method) {
+  const auto& policy = method.options().GetExtension(common::v1::policy);
   if (policy.permission() == P::PERMISSION_UNSPECIFIED) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("method ", std::string(path), " declares no permission and is closed"));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "method /", method.service()->full_name(), "/", method.name(),
+        " declares no permission and is closed"));
   }
   return policy.permission();
 }

@@ -36,6 +36,8 @@ absl::StatusOr<const google::protobuf::MethodDescriptor*> FindMethod(std::string
 // NOT_FOUND when the method is unknown to this binary; PERMISSION_DENIED when
 // it declares none (closed by default).
 absl::StatusOr<Permission> DeclaredPermission(std::string_view path);
+// The same for a method already found.
+absl::StatusOr<Permission> DeclaredPermission(const google::protobuf::MethodDescriptor& method);
 
 // The reviewed table. Internal permissions are never granted to a role.
 bool RoleHasPermission(Role role, Permission permission);

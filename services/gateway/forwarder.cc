@@ -1,6 +1,10 @@
 #include "services/gateway/forwarder.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "common/auth/auth_processor.h"
 #include "common/auth/policy.h"
 #include "common/log/log.h"
@@ -44,7 +48,7 @@ class Forwarder::Call {
  private:
   enum Op {
     kNew, kDone, kServerRead, kServerWrite, kServerFinish,
-    kClientRead, kClientWrite, kClientWritesDone, kClientFinish, kOps
+    kClientStart, kClientRead, kClientWrite, kClientWritesDone, kClientFinish, kOps
   };
   struct TagSlot {
     Call* call;
@@ -56,6 +60,7 @@ class Forwarder::Call {
     --pending_;
     switch (op) {
       case kNew: OnNew(ok); break;
+      case kClientStart: OnClientStart(ok); break;
       case kServerRead: OnServerRead(ok); break;
       case kClientWrite: OnClientWrite(ok); break;
       case kClientRead: OnClientRead(ok); break;
@@ -74,8 +79,7 @@ class Forwarder::Call {
 
   ~Call() {
     if (admission_.on_finish) admission_.on_finish();
-    absl::MutexLock l(&forwarder_->mu_);
-    --forwarder_->live_calls_;
+    forwarder_->live_calls_.fetch_sub(1, std::memory_order_release);
   }
 
   void OnNew(bool ok) {
@@ -89,13 +93,36 @@ class Forwarder::Call {
       return;
     }
     admission_ = std::move(*admission);
-    // Corked: the backend call's metadata goes out with its first message
-    // (or the half-close), one operation fewer; StartCall completes nothing.
-    admission_.client_context->set_initial_metadata_corked(true);
+    // A caller that sends one message sends it first: the backend call's
+    // metadata is corked and goes out with it, one operation fewer
+    // (StartCall then completes nothing). A streaming caller's backend may
+    // answer before the first message, so that call starts at once, and
+    // the caller is read once it has started (a write must not overlap
+    // the start).
+    const bool corked = !admission_.client_streaming;
+    admission_.client_context->set_initial_metadata_corked(corked);
     backend_ = admission_.backend->PrepareCall(admission_.client_context.get(), ctx_.method(),
                                                forwarder_->queues_[index_].get());
-    backend_->StartCall(nullptr);
-    ReadCaller();
+    if (backend_ == nullptr) {
+      FinishServer(grpc::Status(grpc::StatusCode::INTERNAL, "cannot open the backend call"));
+      return;
+    }
+    if (corked) {
+      backend_->StartCall(nullptr);
+      ReadCaller();
+    } else {
+      ++pending_;
+      backend_->StartCall(Tag(kClientStart));
+      downstream_started_ = true;
+      ReadBackend();
+    }
+  }
+  void OnClientStart(bool ok) {
+    if (ok) {
+      ReadCaller();
+    } else {
+      upstream_closed_ = true;  // the call never started; its status follows
+    }
   }
 
   // Caller -> backend.
@@ -115,7 +142,7 @@ class Forwarder::Call {
     } else {
       backend_->Write(up_, Tag(kClientWrite));
     }
-    // The backend's answer is read once the call is on its way to it.
+    // A corked call's answer is read once the call is on its way.
     if (!downstream_started_) {
       downstream_started_ = true;
       ReadBackend();
@@ -254,10 +281,7 @@ void Forwarder::Start() {
 }
 
 void Forwarder::RequestCall(int index) {
-  {
-    absl::MutexLock l(&mu_);
-    ++live_calls_;
-  }
+  live_calls_.fetch_add(1, std::memory_order_relaxed);
   (new Call(this, index))->Request();
 }
 
@@ -282,14 +306,19 @@ void Forwarder::Stop() {
   }
   // The server has shut down: every call has finished or been cancelled, and
   // the calls it was ready for are returned unused. Wait until each has run
-  // its last step before the queues stop taking them.
-  {
-    absl::MutexLock l(&mu_);
-    auto none_left = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return live_calls_ == 0; };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&none_left), absl::Seconds(30))) {
-      log::Error("gateway calls still open at shutdown",
-                 {{"calls", std::to_string(live_calls_)}});
+  // its last step before the queues stop taking them (an operation started
+  // on a queue that is shut down would abort the process). Called before
+  // the server is shut down, this would wait for ever: Server::Shutdown
+  // calls it after.
+  const absl::Time start = absl::Now();
+  bool said = false;
+  while (live_calls_.load(std::memory_order_acquire) > 0) {
+    if (!said && absl::Now() - start > absl::Seconds(10)) {
+      said = true;
+      log::Warning("waiting for gateway calls to end before stopping",
+                {{"calls", std::to_string(live_calls_.load())}});
     }
+    absl::SleepFor(absl::Milliseconds(5));
   }
   for (auto& q : queues_) q->Shutdown();
   for (auto& t : threads_) t.join();
@@ -298,8 +327,9 @@ void Forwarder::Stop() {
 absl::StatusOr<Forwarder::Admission> Forwarder::Admit(grpc::GenericServerContext& ctx) {
   const std::string& method = ctx.method();
   absl::StatusOr<const google::protobuf::MethodDescriptor*> descriptor = auth::FindMethod(method);
-  auto permission = auth::DeclaredPermission(method);
-  if (!descriptor.ok() || !permission.ok() || auth::IsInternalPermission(*permission)) {
+  absl::StatusOr<common::v1::Permission> permission =
+      descriptor.ok() ? auth::DeclaredPermission(**descriptor) : descriptor.status();
+  if (!permission.ok() || auth::IsInternalPermission(*permission)) {
     // Never reached for unknown methods (the processor refuses them first).
     return absl::PermissionDeniedError("this method is not available through the gateway");
   }

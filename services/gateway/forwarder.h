@@ -18,6 +18,8 @@
 #ifndef DATALAB_SERVICES_GATEWAY_FORWARDER_H_
 #define DATALAB_SERVICES_GATEWAY_FORWARDER_H_
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,7 +31,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/identity_assertion.h"
@@ -93,10 +94,9 @@ class Forwarder : public server::AsyncGenericHandler {
   grpc::AsyncGenericService service_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> threads_;
-  // ProxyCall objects alive (including those waiting for a call); Stop
-  // waits for none before it shuts the queues down.
-  absl::Mutex mu_;
-  int live_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  // Call objects alive (including those waiting for a call); Stop waits
+  // for none before it shuts the queues down.
+  std::atomic<int> live_calls_{0};
   bool stopped_ = false;
 };
 

@@ -17,6 +17,8 @@
 #include "datalab/audit/v1/audit.grpc.pb.h"
 #include "datalab/catalogue/v1/catalogue.grpc.pb.h"
 #include "datalab/ingestion/v1/ingestion.grpc.pb.h"
+#include "datalab/pseudonymisation/v1/pseudonymisation.grpc.pb.h"
+#include "datalab/query/v1/query.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/gateway/forwarder.h"
@@ -33,6 +35,8 @@ using ::datalab::testing::WriteFileOrDie;
 namespace cat = ::datalab::catalogue::v1;
 namespace ing = ::datalab::ingestion::v1;
 namespace aud = ::datalab::audit::v1;
+namespace qv1 = ::datalab::query::v1;
+namespace psv1 = ::datalab::pseudonymisation::v1;
 
 constexpr char kIssuer[] = "https://idp.test";
 constexpr char kAudience[] = "datalab";
@@ -72,10 +76,34 @@ class Ingestion : public ing::IngestionService::Service {
                       ing::UploadResponse* out) override {
     ing::UploadRequest req;
     int64_t bytes = 0;
-    while (reader->Read(&req)) bytes += static_cast<int64_t>(req.chunk().size());
+    while (reader->Read(&req)) {
+      // Refused at the header, while the caller is still sending.
+      if (req.header().dataset() == "datasets/refused") {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "datasets/refused is closed");
+      }
+      bytes += static_cast<int64_t>(req.chunk().size());
+    }
     out->set_bytes_received(bytes);
     return grpc::Status::OK;
   }
+};
+
+// RunQuery: "fail" fails, "slow" runs until `release` is set.
+class Query : public qv1::QueryService::Service {
+ public:
+  grpc::Status RunQuery(grpc::ServerContext* ctx, const qv1::RunQueryRequest* req,
+                        qv1::QueryResult*) override {
+    if (req->sql() == "fail") return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad sql");
+    if (req->sql() == "slow") {
+      running = true;
+      while (!release && !ctx->IsCancelled()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    return grpc::Status::OK;
+  }
+  std::atomic<bool> running{false};
+  std::atomic<bool> release{false};
 };
 
 // Server streaming: ExportLog sends one chunk per entry from `start` to
@@ -128,7 +156,7 @@ class GatewayTest : public ::testing::Test {
     bo.tls = {dir_.Sub("catalogue.pem"), dir_.Sub("catalogue.key"), dir_.Sub("ca.pem")};
     bo.metrics_address = "";
     auto backend =
-        server::Server::Start(bo, {catalogue_.get(), &ingestion_, &audit_}, backend_auth_);
+        server::Server::Start(bo, {catalogue_.get(), &ingestion_, &audit_, &query_}, backend_auth_);
     ASSERT_THAT(backend, IsOk());
     backend_ = std::move(*backend);
 
@@ -155,13 +183,19 @@ class GatewayTest : public ::testing::Test {
     auto backend_channel = server::MakeChannel(
         "127.0.0.1:" + std::to_string(backend_->port()), client_tls);
     ASSERT_THAT(backend_channel, IsOk());
-    limiter_ = std::make_shared<RateLimiter>(RateLimitOptions{.calls_per_second = 5, .burst = 40});
+    limiter_ = std::make_shared<RateLimiter>(
+        RateLimitOptions{.calls_per_second = 5, .burst = 40, .max_concurrent_queries = 1});
+    // Nothing listens on port 1: pseudonymisation is a backend that is down.
+    auto down_channel = server::MakeChannel("127.0.0.1:1", client_tls);
+    ASSERT_THAT(down_channel, IsOk());
     forwarder_ = std::make_unique<Forwarder>(
         jwt_auth_, std::make_shared<auth::AssertionSigner>(*assertion_key), limiter_,
         std::map<std::string, std::shared_ptr<grpc::Channel>>{
             {"datalab.catalogue.v1", *backend_channel},
             {"datalab.ingestion.v1", *backend_channel},
-            {"datalab.audit.v1", *backend_channel}});
+            {"datalab.audit.v1", *backend_channel},
+            {"datalab.query.v1", *backend_channel},
+            {"datalab.pseudonymisation.v1", *down_channel}});
     gateway_service_ = std::make_unique<GatewayService>(
         jwt_auth_, std::map<std::string, std::shared_ptr<grpc::Channel>>{{"catalogue", *backend_channel}},
         "test");
@@ -170,6 +204,7 @@ class GatewayTest : public ::testing::Test {
     go.tls = {dir_.Sub("gateway.pem"), dir_.Sub("gateway.key"), dir_.Sub("ca.pem")};
     go.require_client_cert = false;
     go.metrics_address = "";
+    go.shutdown_grace = absl::Milliseconds(300);
     auto gw = server::Server::Start(go, {gateway_service_.get()}, jwt_auth_, nullptr, forwarder_.get());
     ASSERT_THAT(gw, IsOk());
     gateway_ = std::move(*gw);
@@ -203,6 +238,7 @@ class GatewayTest : public ::testing::Test {
   std::unique_ptr<Catalogue> catalogue_;
   Ingestion ingestion_;
   Audit audit_;
+  Query query_;
   std::unique_ptr<server::Server> backend_;
   std::unique_ptr<jwt::Signer> signer_;
   std::shared_ptr<JwtAuthenticator> jwt_auth_;
@@ -369,6 +405,78 @@ TEST_F(GatewayTest, CancellingAStreamReachesTheBackend) {
   while (reader->Read(&chunk)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  for (int i = 0; i < 250 && !audit_.cancelled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(audit_.cancelled);
+}
+
+TEST_F(GatewayTest, ABackendRefusingAStreamEarlyEndsTheCallersStream) {
+  auto stub = ing::IngestionService::NewStub(channel_);
+  auto ctx = Ctx(Token("sam", {"data_steward"}));
+  ing::UploadResponse resp;
+  auto writer = stub->Upload(ctx.get(), &resp);
+  ing::UploadRequest req;
+  req.mutable_header()->set_dataset("datasets/refused");
+  writer->Write(req);
+  for (int i = 0; i < 200; ++i) {  // the caller keeps sending for a while
+    ing::UploadRequest chunk;
+    chunk.set_chunk(std::string(65536, 'x'));
+    if (!writer->Write(chunk)) break;
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "datasets/refused is closed");
+}
+
+TEST_F(GatewayTest, ABackendThatIsDownIsUnavailable) {
+  auto stub = psv1::PseudonymisationService::NewStub(channel_);
+  auto ctx = Ctx(Token("ada", {"admin"}));
+  psv1::ListDomainsResponse out;
+  grpc::Status s = stub->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
+  // One query at a time per user (max_concurrent_queries = 1).
+  auto stub = qv1::QueryService::NewStub(channel_);
+  const std::string token = Token("rita", {"researcher"});
+  auto run = [&](const std::string& sql) {
+    auto ctx = Ctx(token);
+    qv1::RunQueryRequest req;
+    req.set_project("projects/p");
+    req.set_sql(sql);
+    qv1::QueryResult out;
+    return stub->RunQuery(ctx.get(), req, &out).error_code();
+  };
+  EXPECT_EQ(run("ok"), grpc::StatusCode::OK);
+  EXPECT_EQ(run("fail"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(run("ok"), grpc::StatusCode::OK);  // neither left its slot taken
+  // While one runs, a second is refused, saying why.
+  std::thread slow([&] { EXPECT_EQ(run("slow"), grpc::StatusCode::OK); });
+  for (int i = 0; i < 500 && !query_.running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(query_.running);
+  EXPECT_EQ(run("ok"), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  query_.release = true;
+  slow.join();
+  EXPECT_EQ(run("ok"), grpc::StatusCode::OK);
+}
+
+TEST_F(GatewayTest, ShutdownEndsAStreamInFlightAndReturns) {
+  auto stub = aud::AuditService::NewStub(channel_);
+  auto ctx = Ctx(Token("dee", {"dpo"}));
+  auto reader = stub->ExportLog(ctx.get(), aud::ExportLogRequest());  // endless
+  aud::ExportLogChunk chunk;
+  ASSERT_TRUE(reader->Read(&chunk));
+  const auto start = std::chrono::steady_clock::now();
+  gateway_->Shutdown();  // 300 ms grace, then the call is cancelled
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  while (reader->Read(&chunk)) {
+  }
+  EXPECT_FALSE(reader->Finish().ok());
   for (int i = 0; i < 250 && !audit_.cancelled; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

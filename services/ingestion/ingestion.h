@@ -8,7 +8,8 @@
 //     same file (sha256 + dataset + school) was committed before and
 //     allow_duplicate is false.
 //   AppendChunk(name, offset, bytes): offset must equal the acknowledged
-//     offset (FAILED_PRECONDITION names the expected offset); the chunk is
+//     offset (ABORTED names the expected offset: read the session again and
+//     resume from there); the chunk is
 //     sealed with the upload's data key (AES-256-GCM, aad binds upload,
 //     index and offset) and stored with the new offset in one write. When
 //     the declared total is reached the staged file is checked (SHA-256,
