@@ -127,7 +127,7 @@ void Server::Shutdown() {
     health_server_->Shutdown(std::chrono::system_clock::now());
   }
   server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoSeconds(options_.shutdown_grace));
+                    absl::ToChronoMilliseconds(options_.shutdown_grace));
   if (generic_ != nullptr) generic_->Stop();
   exposer_.reset();
   log::Info("stopped");

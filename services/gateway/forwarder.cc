@@ -78,7 +78,7 @@ class Forwarder::Call {
   }
 
   ~Call() {
-    if (admission_.on_finish) admission_.on_finish();
+    if (admission_.on_finish) admission_.on_finish();  // normally done in OnClientFinish
     forwarder_->live_calls_.fetch_sub(1, std::memory_order_release);
   }
 
@@ -118,11 +118,11 @@ class Forwarder::Call {
     }
   }
   void OnClientStart(bool ok) {
-    if (ok) {
-      ReadCaller();
-    } else {
+    if (!ok) {
       upstream_closed_ = true;  // the call never started; its status follows
+      return;
     }
+    if (!backend_finishing_ && !server_finishing_) ReadCaller();
   }
 
   // Caller -> backend.
@@ -189,6 +189,12 @@ class Forwarder::Call {
   }
   void OnClientFinish() {
     backend_finished_ = true;
+    // The backend is done with the call: free a query slot before the
+    // caller hears the outcome, so its next query is not refused.
+    if (admission_.on_finish) {
+      admission_.on_finish();
+      admission_.on_finish = nullptr;
+    }
     if (have_answer_ && status_.ok()) {
       server_finishing_ = true;
       ++pending_;

@@ -72,8 +72,14 @@ class Catalogue : public cat::CatalogueService::Service {
 
 class Ingestion : public ing::IngestionService::Service {
  public:
-  grpc::Status Upload(grpc::ServerContext*, grpc::ServerReader<ing::UploadRequest>* reader,
+  grpc::Status Upload(grpc::ServerContext* ctx, grpc::ServerReader<ing::UploadRequest>* reader,
                       ing::UploadResponse* out) override {
+    // Answers before the caller has sent anything (the gateway forwards the
+    // caller's request id).
+    auto rid = ctx->client_metadata().find(auth::kRequestIdHeader);
+    if (rid != ctx->client_metadata().end() && rid->second == "answer-first") {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "uploads are closed");
+    }
     ing::UploadRequest req;
     int64_t bytes = 0;
     while (reader->Read(&req)) {
@@ -204,7 +210,7 @@ class GatewayTest : public ::testing::Test {
     go.tls = {dir_.Sub("gateway.pem"), dir_.Sub("gateway.key"), dir_.Sub("ca.pem")};
     go.require_client_cert = false;
     go.metrics_address = "";
-    go.shutdown_grace = absl::Milliseconds(300);
+    go.shutdown_grace = absl::Milliseconds(300);  // ShutdownEndsAStreamInFlightAndReturns
     auto gw = server::Server::Start(go, {gateway_service_.get()}, jwt_auth_, nullptr, forwarder_.get());
     ASSERT_THAT(gw, IsOk());
     gateway_ = std::move(*gw);
@@ -430,6 +436,22 @@ TEST_F(GatewayTest, ABackendRefusingAStreamEarlyEndsTheCallersStream) {
   EXPECT_EQ(s.error_message(), "datasets/refused is closed");
 }
 
+TEST_F(GatewayTest, AStreamingBackendMayAnswerBeforeTheCallerSendsAnything) {
+  auto stub = ing::IngestionService::NewStub(channel_);
+  auto ctx = Ctx(Token("sam", {"data_steward"}));
+  ctx->AddMetadata(auth::kRequestIdHeader, "answer-first");
+  ing::UploadResponse resp;
+  auto writer = stub->Upload(ctx.get(), &resp);
+  // No message and no half-close: the backend's answer must still arrive
+  // (a backend call held back until the caller's first message would
+  // leave this waiting for its 10 s deadline).
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(s.error_message(), "uploads are closed");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 TEST_F(GatewayTest, ABackendThatIsDownIsUnavailable) {
   auto stub = psv1::PseudonymisationService::NewStub(channel_);
   auto ctx = Ctx(Token("ada", {"admin"}));
@@ -459,7 +481,16 @@ TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(query_.running);
-  EXPECT_EQ(run("ok"), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  {
+    auto ctx = Ctx(token);
+    qv1::RunQueryRequest req;
+    req.set_project("projects/p");
+    req.set_sql("ok");
+    qv1::QueryResult out;
+    grpc::Status s = stub->RunQuery(ctx.get(), req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("too many queries running"));
+  }
   query_.release = true;
   slow.join();
   EXPECT_EQ(run("ok"), grpc::StatusCode::OK);
@@ -473,7 +504,9 @@ TEST_F(GatewayTest, ShutdownEndsAStreamInFlightAndReturns) {
   ASSERT_TRUE(reader->Read(&chunk));
   const auto start = std::chrono::steady_clock::now();
   gateway_->Shutdown();  // 300 ms grace, then the call is cancelled
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(250));  // the grace was given
+  EXPECT_LT(took, std::chrono::seconds(5));
   while (reader->Read(&chunk)) {
   }
   EXPECT_FALSE(reader->Finish().ok());
