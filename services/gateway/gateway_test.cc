@@ -41,6 +41,14 @@ namespace psv1 = ::datalab::pseudonymisation::v1;
 constexpr char kIssuer[] = "https://idp.test";
 constexpr char kAudience[] = "datalab";
 
+// Waits up to 10 s for `flag` (set by a backend handler); returns it.
+bool WaitFor(const std::atomic<bool>& flag) {
+  for (int i = 0; i < 500 && !flag; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return flag;
+}
+
 class Catalogue : public cat::CatalogueService::Service {
  public:
   explicit Catalogue(std::shared_ptr<auth::Authenticator> a) : auth_(std::move(a)) {}
@@ -411,10 +419,7 @@ TEST_F(GatewayTest, CancellingAStreamReachesTheBackend) {
   while (reader->Read(&chunk)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  for (int i = 0; i < 250 && !audit_.cancelled; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(audit_.cancelled);
+  EXPECT_TRUE(WaitFor(audit_.cancelled));
 }
 
 TEST_F(GatewayTest, ABackendRefusingAStreamEarlyEndsTheCallersStream) {
@@ -477,10 +482,7 @@ TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
   EXPECT_EQ(run("ok"), grpc::StatusCode::OK);  // neither left its slot taken
   // While one runs, a second is refused, saying why.
   std::thread slow([&] { EXPECT_EQ(run("slow"), grpc::StatusCode::OK); });
-  for (int i = 0; i < 500 && !query_.running; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(query_.running);
+  ASSERT_TRUE(WaitFor(query_.running));
   {
     auto ctx = Ctx(token);
     qv1::RunQueryRequest req;
@@ -510,10 +512,7 @@ TEST_F(GatewayTest, ShutdownEndsAStreamInFlightAndReturns) {
   while (reader->Read(&chunk)) {
   }
   EXPECT_FALSE(reader->Finish().ok());
-  for (int i = 0; i < 250 && !audit_.cancelled; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(audit_.cancelled);
+  EXPECT_TRUE(WaitFor(audit_.cancelled));
 }
 
 TEST_F(GatewayTest, DeadlineAndCancellationReachTheBackend) {
@@ -525,10 +524,7 @@ TEST_F(GatewayTest, DeadlineAndCancellationReachTheBackend) {
   cat::Dataset out;
   EXPECT_EQ(stub->GetDataset(ctx.get(), req, &out).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
-  for (int i = 0; i < 100 && !catalogue_->cancelled; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(catalogue_->cancelled);
+  EXPECT_TRUE(WaitFor(catalogue_->cancelled));
 }
 
 TEST_F(GatewayTest, ClientCancellationOfAUnaryCallReachesTheBackend) {
@@ -537,9 +533,7 @@ TEST_F(GatewayTest, ClientCancellationOfAUnaryCallReachesTheBackend) {
   // Cancel once the call is running in the backend (not before it gets
   // there, which would test nothing on a slow machine).
   std::thread canceller([&] {
-    for (int i = 0; i < 500 && !catalogue_->slow_started; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    WaitFor(catalogue_->slow_started);
     ctx->TryCancel();
   });
   cat::GetDatasetRequest req;
@@ -547,10 +541,7 @@ TEST_F(GatewayTest, ClientCancellationOfAUnaryCallReachesTheBackend) {
   cat::Dataset out;
   EXPECT_EQ(stub->GetDataset(ctx.get(), req, &out).error_code(), grpc::StatusCode::CANCELLED);
   canceller.join();
-  for (int i = 0; i < 100 && !catalogue_->cancelled; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(catalogue_->cancelled);
+  EXPECT_TRUE(WaitFor(catalogue_->cancelled));
 }
 
 TEST_F(GatewayTest, RateLimitSaysWhenToRetry) {
