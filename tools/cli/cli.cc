@@ -148,7 +148,7 @@ absl::StatusOr<LabEnv> LabEnv::Load(const Args& args) {
     }
     std::string dir = env.Var("DATALAB_TOKEN_DIR");
     if (dir.empty()) {
-      return absl::FailedPreconditionError("--as needs a dev lab (no DATALAB_TOKEN_DIR in lab.env)");
+      return UsageError("--as needs a dev lab (no DATALAB_TOKEN_DIR in lab.env)");
     }
     env.token_file = dir + "/" + *as;
   }
@@ -157,7 +157,8 @@ absl::StatusOr<LabEnv> LabEnv::Load(const Args& args) {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> LabEnv::GatewayChannel() const {
   if (gateway.empty()) {
-    return absl::FailedPreconditionError(
+    // How the command was run, not something the lab refused: exit 2.
+    return UsageError(
         "no gateway address: start a lab with scripts/lab.sh up, or pass --gateway host:port");
   }
   server::TlsFiles tls;

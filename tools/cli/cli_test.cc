@@ -229,11 +229,22 @@ TEST(Commands, ArgumentMistakesAreUsageErrorsBeforeTheLabIsNeeded) {
   }
 }
 
+TEST(Commands, LocalSetUpMistakesAreUsageErrors) {
+  // A token that is not a JWT is refused by the CLI itself, before it is stored.
+  Outcome login = RunReal({"login", "--token", "not-a-token"});
+  EXPECT_EQ(login.code, kUsage) << login.err;
+  EXPECT_THAT(login.err, ::testing::HasSubstr("that is not a JWT"));
+  // --as picks a dev persona: there is none without a dev lab.
+  Outcome as = RunReal({"--as", "researcher", "catalogue", "list"});
+  EXPECT_EQ(as.code, kUsage) << as.err;
+  EXPECT_THAT(as.err, ::testing::HasSubstr("--as needs a dev lab"));
+}
+
 TEST(Commands, AnExportWithNoLabLeavesNoFileBehind) {
   const std::string path = ::testing::TempDir() + "/cli_test_export.jsonl";
   std::remove(path.c_str());
   Outcome o = RunReal({"audit", "export", "--out", path});
-  EXPECT_NE(o.code, kOk);
+  EXPECT_EQ(o.code, kUsage);  // a missing address is how it was run, not a refusal
   EXPECT_THAT(o.err, ::testing::HasSubstr("no gateway address"));
   EXPECT_FALSE(std::ifstream(path).good());
 }

@@ -153,7 +153,7 @@ int Login(const Args& args, std::ostream& out, std::ostream& err) {
   }
   token = std::string(absl::StripAsciiWhitespace(token));
   if (token.empty() || std::count(token.begin(), token.end(), '.') != 2) {
-    return Fail(err, absl::InvalidArgumentError(
+    return Fail(err, UsageError(
                          "that is not a JWT: paste the access token your identity provider issued"));
   }
   absl::Status s = WritePrivateFile(env->token_file, token + "\n");
