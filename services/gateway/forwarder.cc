@@ -255,7 +255,7 @@ Forwarder::Forwarder(std::shared_ptr<auth::Authenticator> authenticator,
     : authenticator_(std::move(authenticator)), signer_(std::move(signer)),
       limiter_(std::move(limiter)), options_(options) {
   for (auto& [package, channel] : backends) {
-    stubs_[package] = std::make_unique<grpc::GenericStub>(channel);
+    backends_[package] = std::make_unique<grpc::GenericStub>(channel);
   }
 }
 
@@ -339,8 +339,8 @@ absl::StatusOr<Forwarder::Admission> Forwarder::Admit(grpc::GenericServerContext
     // Never reached for unknown methods (the processor refuses them first).
     return absl::PermissionDeniedError("this method is not available through the gateway");
   }
-  auto stub = stubs_.find(PackageOf(method));
-  if (stub == stubs_.end()) return absl::UnimplementedError("no backend serves this method");
+  auto backend = backends_.find(PackageOf(method));
+  if (backend == backends_.end()) return absl::UnimplementedError("no backend serves this method");
   auth::CallInfo call = CallInfoOf(ctx);
   ASSIGN_OR_RETURN(common::v1::Principal principal, authenticator_->Authenticate(call));
   RETURN_IF_ERROR(limiter_->Admit(principal.subject()));
@@ -358,7 +358,7 @@ absl::StatusOr<Forwarder::Admission> Forwarder::Admit(grpc::GenericServerContext
                {{"error", std::string(assertion.status().message())}});
     return absl::InternalError("gateway signing failed");
   }
-  a.backend = stub->second.get();
+  a.backend = backend->second.get();
   a.client_streaming = (*descriptor)->client_streaming();
   a.server_streaming = (*descriptor)->server_streaming();
   a.client_context = grpc::ClientContext::FromServerContext(ctx);

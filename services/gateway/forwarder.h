@@ -88,7 +88,7 @@ class Forwarder : public server::AsyncGenericHandler {
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::shared_ptr<const auth::AssertionSigner> signer_;
   std::shared_ptr<RateLimiter> limiter_;
-  std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
+  std::map<std::string, std::unique_ptr<grpc::GenericStub>> backends_;
   ForwarderOptions options_;
 
   grpc::AsyncGenericService service_;

@@ -366,13 +366,13 @@ TEST_F(GatewayTest, ForwardsClientStreaming) {
 }
 
 TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
-  auto stub = aud::AuditService::NewStub(channel_);
+  auto client = aud::AuditService::NewStub(channel_);
   {
     auto ctx = Ctx(Token("dee", {"dpo"}));
     aud::ExportLogRequest req;
     req.set_start(0);
     req.set_end(50);
-    auto reader = stub->ExportLog(ctx.get(), req);
+    auto reader = client->ExportLog(ctx.get(), req);
     aud::ExportLogChunk chunk;
     int64_t next = 0;
     while (reader->Read(&chunk)) {
@@ -389,7 +389,7 @@ TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
     aud::ExportLogRequest req;
     req.set_start(-1);
     req.set_end(10);
-    auto reader = stub->ExportLog(ctx.get(), req);
+    auto reader = client->ExportLog(ctx.get(), req);
     aud::ExportLogChunk chunk;
     int got = 0;
     while (reader->Read(&chunk)) ++got;
@@ -401,7 +401,7 @@ TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
   {
     // A researcher may not read the audit log: refused before any backend.
     auto ctx = Ctx(Token("alice", {"researcher"}));
-    auto reader = stub->ExportLog(ctx.get(), aud::ExportLogRequest());
+    auto reader = client->ExportLog(ctx.get(), aud::ExportLogRequest());
     aud::ExportLogChunk chunk;
     EXPECT_FALSE(reader->Read(&chunk));
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -409,9 +409,9 @@ TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
 }
 
 TEST_F(GatewayTest, CancellingAStreamReachesTheBackend) {
-  auto stub = aud::AuditService::NewStub(channel_);
+  auto client = aud::AuditService::NewStub(channel_);
   auto ctx = Ctx(Token("dee", {"dpo"}));
-  auto reader = stub->ExportLog(ctx.get(), aud::ExportLogRequest());  // end 0: endless
+  auto reader = client->ExportLog(ctx.get(), aud::ExportLogRequest());  // end 0: endless
   aud::ExportLogChunk chunk;
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(reader->Read(&chunk));
   EXPECT_TRUE(audit_.streaming);
@@ -423,10 +423,10 @@ TEST_F(GatewayTest, CancellingAStreamReachesTheBackend) {
 }
 
 TEST_F(GatewayTest, ABackendRefusingAStreamEarlyEndsTheCallersStream) {
-  auto stub = ing::IngestionService::NewStub(channel_);
+  auto client = ing::IngestionService::NewStub(channel_);
   auto ctx = Ctx(Token("sam", {"data_steward"}));
   ing::UploadResponse resp;
-  auto writer = stub->Upload(ctx.get(), &resp);
+  auto writer = client->Upload(ctx.get(), &resp);
   ing::UploadRequest req;
   req.mutable_header()->set_dataset("datasets/refused");
   writer->Write(req);
@@ -442,11 +442,11 @@ TEST_F(GatewayTest, ABackendRefusingAStreamEarlyEndsTheCallersStream) {
 }
 
 TEST_F(GatewayTest, AStreamingBackendMayAnswerBeforeTheCallerSendsAnything) {
-  auto stub = ing::IngestionService::NewStub(channel_);
+  auto client = ing::IngestionService::NewStub(channel_);
   auto ctx = Ctx(Token("sam", {"data_steward"}));
   ctx->AddMetadata(auth::kRequestIdHeader, "answer-first");
   ing::UploadResponse resp;
-  auto writer = stub->Upload(ctx.get(), &resp);
+  auto writer = client->Upload(ctx.get(), &resp);
   // No message and no half-close: the backend's answer must still arrive
   // (a backend call held back until the caller's first message would
   // leave this waiting for its 10 s deadline).
@@ -458,16 +458,16 @@ TEST_F(GatewayTest, AStreamingBackendMayAnswerBeforeTheCallerSendsAnything) {
 }
 
 TEST_F(GatewayTest, ABackendThatIsDownIsUnavailable) {
-  auto stub = psv1::PseudonymisationService::NewStub(channel_);
+  auto client = psv1::PseudonymisationService::NewStub(channel_);
   auto ctx = Ctx(Token("ada", {"admin"}));
   psv1::ListDomainsResponse out;
-  grpc::Status s = stub->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
+  grpc::Status s = client->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
 }
 
 TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
   // One query at a time per user (max_concurrent_queries = 1).
-  auto stub = qv1::QueryService::NewStub(channel_);
+  auto client = qv1::QueryService::NewStub(channel_);
   const std::string token = Token("rita", {"researcher"});
   auto run = [&](const std::string& sql) {
     auto ctx = Ctx(token);
@@ -475,7 +475,7 @@ TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
     req.set_project("projects/p");
     req.set_sql(sql);
     qv1::QueryResult out;
-    return stub->RunQuery(ctx.get(), req, &out).error_code();
+    return client->RunQuery(ctx.get(), req, &out).error_code();
   };
   EXPECT_EQ(run("ok"), grpc::StatusCode::OK);
   EXPECT_EQ(run("fail"), grpc::StatusCode::INVALID_ARGUMENT);
@@ -489,7 +489,7 @@ TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
     req.set_project("projects/p");
     req.set_sql("ok");
     qv1::QueryResult out;
-    grpc::Status s = stub->RunQuery(ctx.get(), req, &out);
+    grpc::Status s = client->RunQuery(ctx.get(), req, &out);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
     EXPECT_THAT(s.error_message(), ::testing::HasSubstr("too many queries running"));
   }
@@ -499,9 +499,9 @@ TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
 }
 
 TEST_F(GatewayTest, ShutdownEndsAStreamInFlightAndReturns) {
-  auto stub = aud::AuditService::NewStub(channel_);
+  auto client = aud::AuditService::NewStub(channel_);
   auto ctx = Ctx(Token("dee", {"dpo"}));
-  auto reader = stub->ExportLog(ctx.get(), aud::ExportLogRequest());  // endless
+  auto reader = client->ExportLog(ctx.get(), aud::ExportLogRequest());  // endless
   aud::ExportLogChunk chunk;
   ASSERT_TRUE(reader->Read(&chunk));
   const auto start = std::chrono::steady_clock::now();
