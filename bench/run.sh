@@ -604,6 +604,28 @@ YAML
     else
       skipped gateway "calls through the gateway failed (see log)"
     fi
+    # The gateway's own cost per forwarded call: its CPU time and context
+    # switches (all its threads, from /proc) over 4,000 sequential reads
+    # (plus the client's first call and 200 warm-up calls).
+    gw_pid=$(labvar DATALAB_GATEWAY_PID)
+    if [ -n "$gw_pid" ] && [ -r "/proc/$gw_pid/stat" ]; then
+      gw_cost() {
+        awk '{ printf "%d ", $14 + $15 }' "/proc/$gw_pid/stat"
+        cat /proc/"$gw_pid"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s }'
+      }
+      read -r c0 s0 <<<"$(gw_cost)"
+      if timeout 120 "$BIN/datalab-bench-client" --target="$GW" --ca="$CA" \
+           --token_file="$TOKENS/bench-researcher" --method=trust_floor --threads=1 --channels=1 \
+           --seconds=0 --latency_samples=4000 --name=gateway_sequential >/dev/null 2>>"$LOG"; then
+        read -r c1 s1 <<<"$(gw_cost)"
+        emit gateway_cpu_per_call "$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" \
+          'BEGIN { printf "%.0f", (b - a) / hz * 1e6 / 4201 }')" us
+        emit gateway_context_switches_per_call "$(awk -v a="$s0" -v b="$s1" \
+          'BEGIN { printf "%.1f", (b - a) / 4201 }')" switches
+      else
+        skipped gateway_cpu_per_call "sequential calls through the gateway failed (see log)"
+      fi
+    fi
     if [ -n "$CAT" ] && timeout 120 "$BIN/datalab-bench-client" --target="$CAT" --ca="$CA" \
          --cert="$LAB_VAR/pki/gateway.pem" --key="$LAB_VAR/pki/gateway.key" \
          --assertion_key="$LAB_VAR/secrets/assertion.key" --method=trust_floor --threads=16 \
