@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth/auth_processor.h"
 #include "common/auth/policy.h"
@@ -339,8 +340,13 @@ absl::StatusOr<Forwarder::Admission> Forwarder::Admit(grpc::GenericServerContext
     // Never reached for unknown methods (the processor refuses them first).
     return absl::PermissionDeniedError("this method is not available through the gateway");
   }
-  auto backend = backends_.find(PackageOf(method));
-  if (backend == backends_.end()) return absl::UnimplementedError("no backend serves this method");
+  const std::string package = PackageOf(method);
+  auto backend = backends_.find(package);
+  if (backend == backends_.end()) {
+    // A gateway started without this service's backend (main requires
+    // them all; a partial configuration is the only way here).
+    return absl::UnavailableError(absl::StrCat("no backend is configured for ", package));
+  }
   auth::CallInfo call = CallInfoOf(ctx);
   ASSIGN_OR_RETURN(common::v1::Principal principal, authenticator_->Authenticate(call));
   RETURN_IF_ERROR(limiter_->Admit(principal.subject()));

@@ -202,8 +202,9 @@ class GatewayTest : public ::testing::Test {
     // Nothing listens on port 1: pseudonymisation is a backend that is down.
     auto down_channel = server::MakeChannel("127.0.0.1:1", client_tls);
     ASSERT_THAT(down_channel, IsOk());
+    assertion_signer_ = std::make_shared<auth::AssertionSigner>(*assertion_key);
     forwarder_ = std::make_unique<Forwarder>(
-        jwt_auth_, std::make_shared<auth::AssertionSigner>(*assertion_key), limiter_,
+        jwt_auth_, assertion_signer_, limiter_,
         std::map<std::string, std::shared_ptr<grpc::Channel>>{
             {"datalab.catalogue.v1", *backend_channel},
             {"datalab.ingestion.v1", *backend_channel},
@@ -246,6 +247,37 @@ class GatewayTest : public ::testing::Test {
     return c;
   }
 
+  // An Upload call through the gateway as a data steward, with nothing sent
+  // yet; a non-empty `request_id` goes with it as the caller's request id.
+  struct UploadCall {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    ing::UploadResponse resp;
+    std::unique_ptr<grpc::ClientWriter<ing::UploadRequest>> writer;
+  };
+  std::unique_ptr<UploadCall> StartUpload(const std::string& request_id = "") {
+    auto u = std::make_unique<UploadCall>();
+    u->ctx = Ctx(Token("sam", {"data_steward"}));
+    if (!request_id.empty()) u->ctx->AddMetadata(auth::kRequestIdHeader, request_id);
+    u->writer = ing::IngestionService::NewStub(channel_)->Upload(u->ctx.get(), &u->resp);
+    return u;
+  }
+  // Sends a header naming `dataset`, then up to `chunks` 64 KiB chunks,
+  // stopping at the first write the call refuses. Returns the chunk bytes
+  // sent, or -1 when the header itself was refused.
+  static int64_t SendFile(UploadCall& u, const std::string& dataset, int chunks) {
+    ing::UploadRequest req;
+    req.mutable_header()->set_dataset(dataset);
+    if (!u.writer->Write(req)) return -1;
+    int64_t sent = 0;
+    for (int i = 0; i < chunks; ++i) {
+      ing::UploadRequest chunk;
+      chunk.set_chunk(std::string(65536, 'x'));
+      if (!u.writer->Write(chunk)) break;
+      sent += 65536;
+    }
+    return sent;
+  }
+
   TempDir dir_;
   TestCa ca_;
   std::shared_ptr<auth::Authenticator> backend_auth_;
@@ -257,6 +289,7 @@ class GatewayTest : public ::testing::Test {
   std::unique_ptr<jwt::Signer> signer_;
   std::shared_ptr<JwtAuthenticator> jwt_auth_;
   std::shared_ptr<RateLimiter> limiter_;
+  std::shared_ptr<auth::AssertionSigner> assertion_signer_;
   std::unique_ptr<Forwarder> forwarder_;
   std::unique_ptr<GatewayService> gateway_service_;
   std::unique_ptr<server::Server> gateway_;
@@ -345,24 +378,13 @@ TEST_F(GatewayTest, RefusesBadTokensRolesAndInternalMethods) {
 }
 
 TEST_F(GatewayTest, ForwardsClientStreaming) {
-  auto stub = ing::IngestionService::NewStub(channel_);
-  auto ctx = Ctx(Token("sam", {"data_steward"}));
-  ing::UploadResponse resp;
-  auto writer = stub->Upload(ctx.get(), &resp);
-  ing::UploadRequest req;
-  req.mutable_header()->set_dataset("datasets/census");
-  ASSERT_TRUE(writer->Write(req));
-  int64_t sent = 0;
-  for (int i = 0; i < 20; ++i) {
-    ing::UploadRequest chunk;
-    chunk.set_chunk(std::string(65536, 'x'));
-    sent += 65536;
-    ASSERT_TRUE(writer->Write(chunk));
-  }
-  writer->WritesDone();
-  grpc::Status s = writer->Finish();
+  auto u = StartUpload();
+  const int64_t sent = SendFile(*u, "datasets/census", 20);
+  ASSERT_EQ(sent, 20 * 65536);  // the header and every chunk were taken
+  u->writer->WritesDone();
+  grpc::Status s = u->writer->Finish();
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.bytes_received(), sent);
+  EXPECT_EQ(u->resp.bytes_received(), sent);
 }
 
 TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
@@ -423,35 +445,21 @@ TEST_F(GatewayTest, CancellingAStreamReachesTheBackend) {
 }
 
 TEST_F(GatewayTest, ABackendRefusingAStreamEarlyEndsTheCallersStream) {
-  auto client = ing::IngestionService::NewStub(channel_);
-  auto ctx = Ctx(Token("sam", {"data_steward"}));
-  ing::UploadResponse resp;
-  auto writer = client->Upload(ctx.get(), &resp);
-  ing::UploadRequest req;
-  req.mutable_header()->set_dataset("datasets/refused");
-  writer->Write(req);
-  for (int i = 0; i < 200; ++i) {  // the caller keeps sending for a while
-    ing::UploadRequest chunk;
-    chunk.set_chunk(std::string(65536, 'x'));
-    if (!writer->Write(chunk)) break;
-  }
-  writer->WritesDone();
-  grpc::Status s = writer->Finish();
+  auto u = StartUpload();
+  (void)SendFile(*u, "datasets/refused", 200);  // the caller keeps sending for a while
+  u->writer->WritesDone();
+  grpc::Status s = u->writer->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(s.error_message(), "datasets/refused is closed");
 }
 
 TEST_F(GatewayTest, AStreamingBackendMayAnswerBeforeTheCallerSendsAnything) {
-  auto client = ing::IngestionService::NewStub(channel_);
-  auto ctx = Ctx(Token("sam", {"data_steward"}));
-  ctx->AddMetadata(auth::kRequestIdHeader, "answer-first");
-  ing::UploadResponse resp;
-  auto writer = client->Upload(ctx.get(), &resp);
+  auto u = StartUpload("answer-first");
   // No message and no half-close: the backend's answer must still arrive
   // (a backend call held back until the caller's first message would
   // leave this waiting for its 10 s deadline).
   const auto start = std::chrono::steady_clock::now();
-  grpc::Status s = writer->Finish();
+  grpc::Status s = u->writer->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_EQ(s.error_message(), "uploads are closed");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
@@ -463,6 +471,28 @@ TEST_F(GatewayTest, ABackendThatIsDownIsUnavailable) {
   psv1::ListDomainsResponse out;
   grpc::Status s = client->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(GatewayTest, AServiceWithNoBackendConfiguredIsUnavailable) {
+  // A gateway started with no backends at all.
+  Forwarder none(jwt_auth_, assertion_signer_, limiter_, {});
+  server::ServerOptions o;
+  o.service_name = "gateway";
+  o.tls = {dir_.Sub("gateway.pem"), dir_.Sub("gateway.key"), dir_.Sub("ca.pem")};
+  o.require_client_cert = false;
+  o.metrics_address = "";
+  auto gw = server::Server::Start(o, {}, jwt_auth_, nullptr, &none);
+  ASSERT_THAT(gw, IsOk());
+  auto ch = server::MakeChannel("127.0.0.1:" + std::to_string((*gw)->port()),
+                                {"", "", dir_.Sub("ca.pem")});
+  ASSERT_THAT(ch, IsOk());
+  auto client = psv1::PseudonymisationService::NewStub(*ch);
+  auto ctx = Ctx(Token("ada", {"admin"}));
+  psv1::ListDomainsResponse out;
+  grpc::Status s = client->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "no backend is configured for datalab.pseudonymisation.v1");
+  (*gw)->Shutdown();  // before `none` goes
 }
 
 TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
