@@ -371,13 +371,14 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
 }
 
 int RunJobsList(const Args& args, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<int> size = args.GetInt("page-size", 50);
+  if (!size.ok()) return Fail(err, size.status());
+  if (*size < 1) return Fail(err, UsageError("--page-size must be at least 1"));
   Ctx c(args, out, err);
   if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   iv1::ListJobsRequest req;
   if (auto d = args.Get("dataset")) req.set_dataset(DatasetName(*d));
-  int size = 50;
-  if (auto p = args.Get("page-size")) (void)absl::SimpleAtoi(*p, &size);
-  req.set_page_size(size);
+  req.set_page_size(*size);
   req.set_page_token(args.GetOr("page-token", ""));
   auto ctx = c.env().Context(30);
   if (!ctx.ok()) return Fail(err, ctx.status());
