@@ -5,22 +5,13 @@
 #include "common/crypto/sha256.h"
 
 namespace datalab::jwt {
-namespace {
-
-// Tokens are cached under their SHA-256, never as themselves.
-std::string CacheKey(std::string_view token) {
-  const crypto::Sha256Digest d = crypto::Sha256(token);
-  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
-}
-
-}  // namespace
-
 VerifiedTokenCache::VerifiedTokenCache(Options options)
     : max_entries_(options.max_entries == 0 ? 1 : options.max_entries),
       now_(options.now ? std::move(options.now) : [] { return absl::Now(); }) {}
 
 std::optional<VerifiedToken> VerifiedTokenCache::Lookup(std::string_view token) {
-  const std::string key = CacheKey(token);
+  // Tokens are cached under their SHA-256, never as themselves.
+  const crypto::Sha256Digest key = crypto::Sha256(token);
   const absl::Time now = now_();
   absl::MutexLock lock(&mu_);
   auto it = index_.find(key);
@@ -35,7 +26,7 @@ std::optional<VerifiedToken> VerifiedTokenCache::Lookup(std::string_view token) 
 }
 
 void VerifiedTokenCache::Insert(std::string_view token, const VerifiedToken& verified) {
-  std::string key = CacheKey(token);
+  const crypto::Sha256Digest key = crypto::Sha256(token);
   if (now_() >= verified.expiry) return;
   absl::MutexLock lock(&mu_);
   auto it = index_.find(key);
@@ -45,7 +36,7 @@ void VerifiedTokenCache::Insert(std::string_view token, const VerifiedToken& ver
     return;
   }
   lru_.push_front(Entry{key, verified});
-  index_.emplace(std::move(key), lru_.begin());
+  index_.emplace(key, lru_.begin());
   while (lru_.size() > max_entries_) {
     index_.erase(lru_.back().key);
     lru_.pop_back();

@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "common/crypto/sha256.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -57,7 +58,7 @@ class VerifiedTokenCache {
 
  private:
   struct Entry {
-    std::string key;
+    crypto::Sha256Digest key;  // the token's SHA-256, never the token
     VerifiedToken token;
   };
   using List = std::list<Entry>;
@@ -67,7 +68,7 @@ class VerifiedTokenCache {
 
   mutable absl::Mutex mu_;
   List lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
-  absl::flat_hash_map<std::string, List::iterator> index_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<crypto::Sha256Digest, List::iterator> index_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace datalab::jwt
