@@ -154,15 +154,6 @@ class GatewaySession {
   std::unique_ptr<Client> client_;
 };
 
-// `Call(s, &Client::Method, req, &resp)`: the same as s.Call(...).
-template <typename Service, typename Req, typename Resp>
-absl::Status Call(GatewaySession<Service>& s,
-                  grpc::Status (GatewaySession<Service>::Client::*method)(grpc::ClientContext*,
-                                                                         const Req&, Resp*),
-                  const Req& req, Resp* resp, int deadline_seconds = 300) {
-  return s.Call(method, req, resp, deadline_seconds);
-}
-
 // A command's run function from a body over a GatewaySession: a failed
 // status prints as an error line and becomes the exit code.
 template <typename Service>

@@ -169,7 +169,7 @@ TEST(GatewaySession, ArgumentsAreCheckedBeforeTheLabIsNeeded) {
         catalogue::v1::GetDatasetRequest req;
         catalogue::v1::Dataset resp;
         called = true;
-        absl::Status st = Call(s, &Session::Client::GetDataset, req, &resp);
+        absl::Status st = s.Call(&Session::Client::GetDataset, req, &resp);
         if (!st.ok()) return st;
         return kOk;
       });
