@@ -130,11 +130,10 @@ int Search(const Args& args, std::ostream& out, std::ostream& err) {
   do {
     req.set_page_token(token);
     req.set_page_size(std::min(limit - shown, 500));
-    auto ctx = c.env().Context();
-    if (!ctx.ok()) return Fail(err, ctx.status());
     av1::SearchEventsResponse resp;
-    grpc::Status s = c.client()->SearchEvents(ctx->get(), req, &resp);
-    if (!s.ok()) return Fail(err, FromGrpc(s));
+    if (absl::Status s = c.Call(&AuditSession::Client::SearchEvents, req, &resp, 60); !s.ok()) {
+      return Fail(err, s);
+    }
     for (int i = 0; i < resp.events_size(); ++i) {
       const auto& e = resp.events(i);
       int64_t idx = i < resp.indexes_size() ? resp.indexes(i) : -1;
@@ -178,12 +177,10 @@ int Report(const Args& args, std::ostream& out, std::ostream& err) {
     }
   }
   AuditSession c(args, out, err);
-  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
-  auto ctx = c.env().Context();
-  if (!ctx.ok()) return Fail(err, ctx.status());
   av1::AccessReport rep;
-  grpc::Status s = c.client()->GetAccessReport(ctx->get(), req, &rep);
-  if (!s.ok()) return Fail(err, FromGrpc(s));
+  if (absl::Status s = c.Call(&AuditSession::Client::GetAccessReport, req, &rep, 60); !s.ok()) {
+    return Fail(err, s);
+  }
   if (args.Has("csv")) {
     out << "subject,project,action,decision,count,first_utc,last_utc\n";
     for (const auto& l : rep.lines()) {
@@ -293,12 +290,12 @@ int Verify(const Args& args, std::ostream& out, std::ostream& err) {
 
 int Head(const Args& args, std::ostream& out, std::ostream& err) {
   AuditSession c(args, out, err);
-  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
-  auto ctx = c.env().Context();
-  if (!ctx.ok()) return Fail(err, ctx.status());
   av1::SignedTreeHead h;
-  grpc::Status s = c.client()->GetSignedTreeHead(ctx->get(), {}, &h);
-  if (!s.ok()) return Fail(err, FromGrpc(s));
+  if (absl::Status s = c.Call(&AuditSession::Client::GetSignedTreeHead,
+                              av1::GetSignedTreeHeadRequest(), &h, 60);
+      !s.ok()) {
+    return Fail(err, s);
+  }
   out << "tree size   " << h.tree_size() << "\nroot        " << crypto::HexEncode(h.root_hash())
       << "\nsigned at   " << FormatMs(h.timestamp_unix_ms()) << " UTC\nkey         " << h.key_id()
       << "\n";

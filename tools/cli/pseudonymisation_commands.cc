@@ -81,16 +81,6 @@ int Print(Ctx& c, const google::protobuf::Message& m, const std::function<void()
   return kOk;
 }
 
-template <typename Call>
-int Invoke(Ctx& c, Call call) {
-  if (absl::Status s = c.Connect(); !s.ok()) return Fail(c.err, s);
-  auto ctx = c.env().Context();
-  if (!ctx.ok()) return Fail(c.err, ctx.status());
-  grpc::Status s = call(ctx->get());
-  if (!s.ok()) return Fail(c.err, FromGrpc(s));
-  return -1;
-}
-
 void DomainRows(std::vector<std::vector<std::string>>& rows, const pv1::Domain& d) {
   rows.push_back({d.name(), pv1::IdentifierKind_Name(d.kind()), d.reversible() ? "yes" : "no",
                   absl::StrCat(d.current_key_version()),
@@ -125,10 +115,9 @@ int SubjectCommand(Ctx& c, pv1::ProcessSubjectRequestRequest::Kind kind) {
   req.set_kind(kind);
   req.set_reference(*ref);
   pv1::SubjectRequestReport resp;
-  int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-    return c.client()->ProcessSubjectRequest(ctx, req, &resp);
-  });
-  if (rc >= 0) return rc;
+  if (absl::Status st = c.Call(&Ctx::Client::ProcessSubjectRequest, req, &resp, 60); !st.ok()) {
+    return Fail(c.err, st);
+  }
   return Print(c, resp, [&] {
     c.out << "reference " << resp.reference() << ": " << resp.key_versions_searched()
           << " key version(s) searched" << (resp.erased() ? ", subject erased" : "") << "\n";
@@ -160,10 +149,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.mutable_domain()->set_reversible(c.args.GetOr("reversible", "false") == "true");
            req.mutable_domain()->set_description(c.args.GetOr("description", ""));
            pv1::Domain resp;
-           int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.client()->CreateDomain(ctx, req, &resp);
-           });
-           if (rc >= 0) return rc;
+           if (absl::Status st = c.Call(&Ctx::Client::CreateDomain, req, &resp, 60); !st.ok()) {
+             return Fail(c.err, st);
+           }
            return Print(c, resp, [&] {
              std::vector<std::vector<std::string>> rows = {
                  {"NAME", "KIND", "REVERSIBLE", "KEY VERSION", "KEK"}};
@@ -179,10 +167,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            pv1::ListDomainsResponse all;
            while (true) {
              pv1::ListDomainsResponse resp;
-             int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-               return c.client()->ListDomains(ctx, req, &resp);
-             });
-             if (rc >= 0) return rc;
+             if (absl::Status st = c.Call(&Ctx::Client::ListDomains, req, &resp, 60); !st.ok()) {
+               return Fail(c.err, st);
+             }
              for (auto& d : *resp.mutable_domains()) *all.add_domains() = std::move(d);
              if (resp.next_page_token().empty()) break;
              req.set_page_token(resp.next_page_token());
@@ -202,10 +189,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            pv1::GetDomainRequest req;
            req.set_name(DomainName(*id));
            pv1::Domain resp;
-           int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.client()->GetDomain(ctx, req, &resp);
-           });
-           if (rc >= 0) return rc;
+           if (absl::Status st = c.Call(&Ctx::Client::GetDomain, req, &resp, 60); !st.ok()) {
+             return Fail(c.err, st);
+           }
            return Print(c, resp, [&] {
              c.out << resp.name() << "  " << pv1::IdentifierKind_Name(resp.kind())
                    << (resp.reversible() ? "  reversible" : "") << "\n";
@@ -226,10 +212,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            pv1::RotateDomainKeyRequest req;
            req.set_name(DomainName(*id));
            pv1::Domain resp;
-           int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.client()->RotateDomainKey(ctx, req, &resp);
-           });
-           if (rc >= 0) return rc;
+           if (absl::Status st = c.Call(&Ctx::Client::RotateDomainKey, req, &resp, 60); !st.ok()) {
+             return Fail(c.err, st);
+           }
            return Print(c, resp, [&] {
              c.out << resp.name() << " now at key version " << resp.current_key_version() << "\n";
            });
@@ -240,10 +225,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
          "(--new_kek_file); no key material ever travels in the request.",
          Run({}, [](Ctx& c) {
            pv1::RotateKekResponse resp;
-           int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.client()->RotateKek(ctx, pv1::RotateKekRequest(), &resp);
-           });
-           if (rc >= 0) return rc;
+           if (absl::Status st = c.Call(&Ctx::Client::RotateKek, pv1::RotateKekRequest(), &resp, 60); !st.ok()) {
+             return Fail(c.err, st);
+           }
            return Print(c, resp, [&] {
              c.out << resp.keys_rewrapped() << " key(s) now wrapped under KEK " << resp.kek_id()
                    << "\n";
@@ -263,10 +247,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_pseudonym(*p);
            req.set_reason(*why);
            pv1::ReidentificationRequest resp;
-           int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.client()->CreateReidentificationRequest(ctx, req, &resp);
-           });
-           if (rc >= 0) return rc;
+           if (absl::Status st = c.Call(&Ctx::Client::CreateReidentificationRequest, req, &resp, 60); !st.ok()) {
+             return Fail(c.err, st);
+           }
            return Print(c, resp, [&] {
              std::vector<std::vector<std::string>> rows = {
                  {"NAME", "DOMAIN", "STATE", "REQUESTER", "APPROVER"}};
@@ -283,10 +266,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            req.set_name(ReidName(*n));
            req.set_comment(c.args.GetOr("comment", ""));
            pv1::ReidentificationRequest resp;
-           int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.client()->ApproveReidentificationRequest(ctx, req, &resp);
-           });
-           if (rc >= 0) return rc;
+           if (absl::Status st = c.Call(&Ctx::Client::ApproveReidentificationRequest, req, &resp, 60); !st.ok()) {
+             return Fail(c.err, st);
+           }
            return Print(c, resp, [&] {
              std::vector<std::vector<std::string>> rows = {
                  {"NAME", "DOMAIN", "STATE", "REQUESTER", "APPROVER"}};
@@ -303,10 +285,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            pv1::CollectReidentificationRequest req;
            req.set_name(ReidName(*n));
            pv1::CollectReidentificationResponse resp;
-           int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-             return c.client()->CollectReidentification(ctx, req, &resp);
-           });
-           if (rc >= 0) return rc;
+           if (absl::Status st = c.Call(&Ctx::Client::CollectReidentification, req, &resp, 60); !st.ok()) {
+             return Fail(c.err, st);
+           }
            return Print(c, resp, [&] { c.out << resp.identifier() << "\n"; });
          })});
   r.Add({"reid list", "list re-identification requests",
@@ -325,10 +306,9 @@ void RegisterPseudonymisationCommands(Registry& r) {
            pv1::ListReidentificationRequestsResponse all;
            while (true) {
              pv1::ListReidentificationRequestsResponse resp;
-             int rc = Invoke(c, [&](grpc::ClientContext* ctx) {
-               return c.client()->ListReidentificationRequests(ctx, req, &resp);
-             });
-             if (rc >= 0) return rc;
+             if (absl::Status st = c.Call(&Ctx::Client::ListReidentificationRequests, req, &resp, 60); !st.ok()) {
+               return Fail(c.err, st);
+             }
              for (auto& x : *resp.mutable_requests()) *all.add_requests() = std::move(x);
              if (resp.next_page_token().empty()) break;
              req.set_page_token(resp.next_page_token());

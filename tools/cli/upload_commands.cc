@@ -88,19 +88,15 @@ void Bar(std::ostream& err, const std::string& label, int64_t done, int64_t tota
 using Ctx = GatewaySession<iv1::IngestionService>;
 
 absl::Status GetJob(Ctx& c, const std::string& name, iv1::Job* job) {
-  auto ctx = c.env().Context(30);
-  if (!ctx.ok()) return ctx.status();
   iv1::GetJobRequest req;
   req.set_name(name);
-  return FromGrpc(c.client()->GetJob(ctx->get(), req, job));
+  return c.Call(&Ctx::Client::GetJob, req, job, 30);
 }
 
 absl::Status GetReport(Ctx& c, const std::string& job, iv1::ValidationReport* r) {
-  auto ctx = c.env().Context(30);
-  if (!ctx.ok()) return ctx.status();
   iv1::GetValidationReportRequest req;
   req.set_job(job);
-  return FromGrpc(c.client()->GetValidationReport(ctx->get(), req, r));
+  return c.Call(&Ctx::Client::GetValidationReport, req, r, 30);
 }
 
 void JobView(std::ostream& out, const iv1::Job& j) {
@@ -304,12 +300,10 @@ int RunUpload(const Args& args, std::ostream& out, std::ostream& err) {
         return Fail(err, s);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10000, 500 << attempt)));
-      auto ctx = c.env().Context(30);
-      if (!ctx.ok()) return Fail(err, ctx.status());
       iv1::GetUploadSessionRequest gs;
       gs.set_name(resp.upload());
       iv1::UploadSession session;
-      absl::Status gs_status = FromGrpc(c.client()->GetUploadSession(ctx->get(), gs, &session));
+      absl::Status gs_status = c.Call(&Ctx::Client::GetUploadSession, gs, &session, 30);
       if (!gs_status.ok()) {
         if (Retryable(gs_status) && attempt < retries) continue;
         return Fail(err, gs_status);
@@ -375,15 +369,12 @@ int RunJobsList(const Args& args, std::ostream& out, std::ostream& err) {
   if (!size.ok()) return Fail(err, size.status());
   if (*size < 1) return Fail(err, UsageError("--page-size must be at least 1"));
   Ctx c(args, out, err);
-  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
   iv1::ListJobsRequest req;
   if (auto d = args.Get("dataset")) req.set_dataset(DatasetName(*d));
   req.set_page_size(*size);
   req.set_page_token(args.GetOr("page-token", ""));
-  auto ctx = c.env().Context(30);
-  if (!ctx.ok()) return Fail(err, ctx.status());
   iv1::ListJobsResponse resp;
-  absl::Status s = FromGrpc(c.client()->ListJobs(ctx->get(), req, &resp));
+  absl::Status s = c.Call(&Ctx::Client::ListJobs, req, &resp, 30);
   if (!s.ok()) return Fail(err, s);
   if (args.Has("json")) {
     out << Json(resp) << "\n";
@@ -424,13 +415,10 @@ int RunJobsCancel(const Args& args, std::ostream& out, std::ostream& err) {
     return Fail(err, UsageError("usage: datalab jobs cancel JOB"));
   }
   Ctx c(args, out, err);
-  if (absl::Status st = c.Connect(); !st.ok()) return Fail(err, st);
-  auto ctx = c.env().Context(30);
-  if (!ctx.ok()) return Fail(err, ctx.status());
   iv1::CancelJobRequest req;
   req.set_name(JobName(args.positionals()[0]));
   iv1::Job j;
-  absl::Status s = FromGrpc(c.client()->CancelJob(ctx->get(), req, &j));
+  absl::Status s = c.Call(&Ctx::Client::CancelJob, req, &j, 30);
   if (!s.ok()) return Fail(err, s);
   out << j.name() << " " << iv1::Job::State_Name(j.state()) << "\n";
   return kOk;
