@@ -1,27 +1,34 @@
-// HMAC-SHA256 (RFC 2104) over OpenSSL 3's EVP_MAC.
+// HMAC-SHA256 (RFC 2104) over OpenSSL 3's SHA-256.
 //
-// HmacSha256 is keyed once and then computes many MACs. It holds an
-// EVP_MAC_CTX that already contains the key schedule (the inner and outer
-// padded key states), and for each message only re-initialises it with
-// EVP_MAC_init(ctx, NULL, 0, NULL): on this hardware that costs ~250 ns for a
-// 13-byte identifier against ~1.1 us for one-shot HMAC() that re-keys every
-// call (see /work/shared/PEERS.md). This is the pseudonymisation hot path.
+// HmacSha256 is keyed once and then computes many MACs. Keying absorbs the
+// padded key into two SHA-256 states (key XOR ipad, key XOR opad); each MAC
+// then starts from copies of those states, so it costs two SHA-256
+// compressions for an identifier and nothing else: ~175 ns for a 13-byte
+// identifier on this hardware, against ~420 ns for a keyed EVP_MAC_CTX
+// re-initialised per message and ~1.1 us for one-shot HMAC() that re-keys
+// every call (see /work/shared/PEERS.md and docs/BENCHMARKS.md). This is
+// the pseudonymisation hot path.
 //
-// Thread safety: an instance is NOT thread-safe; Compute() mutates the
-// context. Keep one instance per thread: build one with Create() and give
-// each worker its own Clone() (a copy of the keyed context, no re-keying).
+// The states live in OpenSSL's SHA256_CTX (the block function with its
+// SHA-NI and AVX2 code); only the RFC 2104 construction around it is ours,
+// checked against RFC 4231 and against OpenSSL's own HMAC for keys and
+// messages of every length up to past two blocks (hmac_test.cc).
 //
-// The key is copied into OpenSSL's context, which wipes it when freed; the
-// caller's copy is the caller's to wipe (keep it in SecureBytes). Errors
-// never include key or message bytes.
+// Thread safety: an instance may be used by one thread at a time. Build one
+// with Create() and give each worker its own Clone() (a copy of the keyed
+// states, no re-keying).
+//
+// The keyed states are key material: they are wiped when the instance is
+// destroyed, and each MAC's working state is wiped before Compute returns.
+// The caller's copy of the key is the caller's to wipe (keep it in
+// SecureBytes). Errors never include key or message bytes.
 #ifndef DATALAB_COMMON_CRYPTO_HMAC_H_
 #define DATALAB_COMMON_CRYPTO_HMAC_H_
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-
-#include <openssl/types.h>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,8 +42,7 @@ using HmacSha256Mac = std::array<uint8_t, kHmacSha256Size>;
 class HmacSha256 {
  public:
   // INVALID_ARGUMENT if `key` is empty (an empty HMAC key is legal in
-  // RFC 2104 but is always a configuration mistake here); INTERNAL if
-  // OpenSSL cannot build the context.
+  // RFC 2104 but is always a configuration mistake here).
   static absl::StatusOr<HmacSha256> Create(ByteView key);
 
   HmacSha256(HmacSha256&& other) noexcept;
@@ -58,8 +64,9 @@ class HmacSha256 {
   absl::StatusOr<HmacSha256> Clone() const;
 
  private:
-  explicit HmacSha256(EVP_MAC_CTX* ctx) : ctx_(ctx) {}
-  EVP_MAC_CTX* ctx_ = nullptr;  // owned; keyed
+  struct State;  // the keyed inner and outer SHA-256 states
+  explicit HmacSha256(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;  // null once moved from
 };
 
 // One-shot HMAC-SHA256, which re-keys on every call: use HmacSha256 for

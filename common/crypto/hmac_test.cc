@@ -4,6 +4,9 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encoding.h"
 #include "common/testing/status_matchers.h"
@@ -22,7 +25,9 @@ struct Rfc4231Case {
   std::string mac_hex;
 };
 
-// RFC 4231 section 4.2-4.5 (test cases 1-4), HMAC-SHA-256 rows.
+// RFC 4231 sections 4.2-4.5 and 4.7-4.8 (test cases 1-4, 6 and 7),
+// HMAC-SHA-256 rows. Cases 6 and 7 have a 131-byte key, longer than a
+// block, which RFC 2104 hashes first. (Case 5 is a truncated tag.)
 std::vector<Rfc4231Case> Rfc4231Cases() {
   std::string key4;
   for (int i = 1; i <= 25; ++i) key4.push_back(static_cast<char>(i));
@@ -35,6 +40,12 @@ std::vector<Rfc4231Case> Rfc4231Cases() {
        "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
       {key4, std::string(50, '\xcd'),
        "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+      {std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+      {std::string(131, '\xaa'),
+       "This is a test using a larger than block-size key and a larger than block-size "
+       "data. The key needs to be hashed before being used by the HMAC algorithm.",
+       "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
   };
 }
 
@@ -50,6 +61,32 @@ TEST(HmacSha256, Rfc4231KnownAnswers) {
     absl::StatusOr<HmacSha256Mac> once = HmacSha256Once(c.key, c.data);
     ASSERT_THAT(once, IsOk());
     EXPECT_EQ(HexEncode(*once), c.mac_hex);
+  }
+}
+
+TEST(HmacSha256, MatchesOpenSslHmacForEveryKeyAndMessageLength) {
+  // Key lengths around the block size (64) and past it; message lengths
+  // from empty to past two blocks, so every padding case of both the inner
+  // and the outer hash is met.
+  for (size_t key_len : {1, 13, 32, 55, 56, 63, 64, 65, 100, 128, 129, 200}) {
+    std::string key(key_len, '\0');
+    for (size_t i = 0; i < key_len; ++i) key[i] = static_cast<char>(i * 31 + key_len);
+    absl::StatusOr<HmacSha256> h = HmacSha256::Create(key);
+    ASSERT_THAT(h, IsOk());
+    for (size_t msg_len = 0; msg_len <= 140; ++msg_len) {
+      SCOPED_TRACE(absl::StrCat("key ", key_len, " bytes, message ", msg_len, " bytes"));
+      std::string msg(msg_len, '\0');
+      for (size_t i = 0; i < msg_len; ++i) msg[i] = static_cast<char>(i * 7 + msg_len);
+      uint8_t want[32];
+      unsigned int want_len = 0;
+      ASSERT_NE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                     reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), want, &want_len),
+                nullptr);
+      ASSERT_EQ(want_len, 32u);
+      absl::StatusOr<HmacSha256Mac> got = h->Compute(msg);
+      ASSERT_THAT(got, IsOk());
+      EXPECT_EQ(HexEncode(*got), HexEncode(ByteView(want, want_len)));
+    }
   }
 }
 
