@@ -68,7 +68,6 @@ StringColumnBuilder::StringColumnBuilder() : index_(0, Hash{this}, Eq{this}) {}
 void StringColumnBuilder::Reserve(size_t rows, size_t distinct, size_t entry_bytes) {
   codes_.reserve(rows);
   if (distinct == 0) return;
-  index_.reserve(distinct);
   ends_.reserve(distinct);
   const size_t bytes = distinct * entry_bytes;
   if (bytes > data_.capacity()) {
@@ -82,8 +81,20 @@ void StringColumnBuilder::Reserve(size_t rows, size_t distinct, size_t entry_byt
 }
 
 uint32_t StringColumnBuilder::Intern(std::string_view s) {
+  // Sorted or grouped files repeat a value over many rows in a row (a
+  // school's URN): compare with the last value before hashing.
+  if (last_ < ends_.size() && entry(last_) == s) return last_;
   auto it = index_.find(s);
-  if (it != index_.end()) return *it;
+  if (it != index_.end()) {
+    last_ = *it;
+    return last_;
+  }
+  last_ = AddEntry(s);
+  index_.insert(last_);
+  return last_;
+}
+
+uint32_t StringColumnBuilder::AddEntry(std::string_view s) {
   const uint32_t code = static_cast<uint32_t>(ends_.size());
   if (data_.size() + s.size() > data_.capacity()) {
     // Grow by hand so the old buffer is zeroed before it is freed: the
@@ -96,7 +107,6 @@ uint32_t StringColumnBuilder::Intern(std::string_view s) {
   }
   data_.append(s.data(), s.size());
   ends_.push_back(static_cast<uint32_t>(data_.size()));
-  index_.insert(code);
   return code;
 }
 
@@ -113,6 +123,7 @@ std::vector<std::string_view> StringColumnBuilder::entries() const {
 
 void StringColumnBuilder::ReplaceDictionary(std::string data, std::vector<uint32_t> ends) {
   index_.clear();
+  last_ = UINT32_MAX;
   std::fill(data_.begin(), data_.end(), '\0');
   data_ = std::move(data);
   ends_ = std::move(ends);
@@ -141,6 +152,7 @@ void StringColumnBuilder::Wipe() {
 
 void StringColumnBuilder::Reset() {
   index_.clear();
+  last_ = UINT32_MAX;
   data_.clear();
   ends_.clear();
   codes_.clear();

@@ -23,6 +23,7 @@
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "datalab/query/v1/query.pb.h"
 
@@ -86,13 +87,20 @@ class StringColumnBuilder {
   StringColumnBuilder(const StringColumnBuilder&) = delete;
   StringColumnBuilder& operator=(const StringColumnBuilder&) = delete;
 
-  // Room for `rows` rows and, for columns of mostly distinct values such as
-  // identifiers, `distinct` entries of `entry_bytes` bytes each, so a batch
-  // does not regrow (and rehash) as it fills.
+  // Room for `rows` rows and, for columns of mostly distinct values built
+  // with AppendEntry (identifiers), `distinct` entries of `entry_bytes`
+  // bytes each, so a batch does not regrow as it fills. (Intern's index
+  // grows as it needs: columns that intern have few distinct values.)
   void Reserve(size_t rows, size_t distinct = 0, size_t entry_bytes = 0);
   // The code of `s`, adding it to the dictionary when new.
   uint32_t Intern(std::string_view s);
   void Append(std::string_view s) { codes_.push_back(Intern(s)); }
+  // Appends a row whose string becomes a new entry without looking for an
+  // equal one: for columns of mostly distinct values (identifiers), where
+  // the look-up costs more than the odd repeat saves. The dictionary may
+  // then hold a string more than once, which StringColumn and the query
+  // store accept; Intern does not find entries added so.
+  void AppendEntry(std::string_view s) { codes_.push_back(AddEntry(s)); }
   void AppendCode(uint32_t code) { codes_.push_back(code); }
   void AppendMissing() { codes_.push_back(0); }
   // `n` rows of the same string.
@@ -123,7 +131,11 @@ class StringColumnBuilder {
   struct Hash {
     using is_transparent = void;
     const StringColumnBuilder* b;
-    size_t operator()(std::string_view s) const { return absl::Hash<std::string_view>()(s); }
+    // absl's own string hash (Abseil here does not alias std::string_view,
+    // and hashing one goes through std::hash and then absl's mixing).
+    size_t operator()(std::string_view s) const {
+      return absl::Hash<absl::string_view>()(absl::string_view(s.data(), s.size()));
+    }
     size_t operator()(uint32_t code) const { return (*this)(b->entry(code)); }
   };
   struct Eq {
@@ -133,12 +145,16 @@ class StringColumnBuilder {
     bool operator()(std::string_view s, uint32_t c) const { return s == b->entry(c); }
     bool operator()(uint32_t c, std::string_view s) const { return s == b->entry(c); }
   };
+  // Adds `s` as the next entry and returns its code (the index is the
+  // caller's).
+  uint32_t AddEntry(std::string_view s);
   void Reset();
 
   std::string data_;
   std::vector<uint32_t> ends_;
   std::vector<uint32_t> codes_;
   absl::flat_hash_set<uint32_t, Hash, Eq> index_;
+  uint32_t last_ = UINT32_MAX;  // the code Intern returned last
 };
 
 }  // namespace datalab::rowbatch

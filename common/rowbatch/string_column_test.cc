@@ -54,6 +54,40 @@ TEST(StringColumnBuilder, ReplaceDictionaryKeepsCodes) {
   EXPECT_EQ(b.codes(), (std::vector<uint32_t>{0, 0}));
 }
 
+TEST(StringColumnBuilder, RunsOfOneValueAndSwitchesBackGetTheirCodes) {
+  // Intern compares with the last value before hashing: runs, a switch
+  // back to an earlier value, and a value that is a prefix of the last.
+  StringColumnBuilder b;
+  for (const char* s : {"140222", "140222", "140223", "140222", "14022", "140222", "", ""}) {
+    b.Append(s);
+  }
+  EXPECT_EQ(b.dictionary_size(), 4u);
+  EXPECT_EQ(b.codes(), (std::vector<uint32_t>{0, 0, 1, 0, 2, 0, 3, 3}));
+  b.Wipe();
+  b.Append("140223");  // nothing of before the reset is remembered
+  EXPECT_EQ(b.codes(), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(b.entry(0), "140223");
+}
+
+TEST(StringColumnBuilder, AppendEntryAddsAnEntryPerRowAndReadsBack) {
+  StringColumnBuilder b;
+  b.AppendEntry("A123");
+  b.AppendEntry("B456");
+  b.AppendEntry("A123");  // a repeat is a second entry
+  b.AppendMissing();
+  EXPECT_EQ(b.dictionary_size(), 3u);
+  EXPECT_EQ(b.codes(), (std::vector<uint32_t>{0, 1, 2, 0}));
+  b.ReplaceDictionary("pppqqqppp", {3, 6, 9});
+  ColumnValues v;
+  v.set_missing(std::string("\0\0\0\1", 4));
+  b.MoveTo(&v);
+  auto col = StringColumn::Open(v, 4, "pupil");
+  ASSERT_TRUE(col.ok()) << col.status();
+  EXPECT_EQ(col->at(0), "ppp");
+  EXPECT_EQ(col->at(1), "qqq");
+  EXPECT_EQ(col->at(2), "ppp");
+}
+
 TEST(StringColumnBuilder, ManyEntriesStayDistinct) {
   StringColumnBuilder b;
   for (int i = 0; i < 100000; ++i) b.Append(std::to_string(i % 5000));

@@ -180,7 +180,8 @@ void RowPipeline::ResetBatch() {
   for (const CompiledColumn& cc : schema_->columns()) {
     if (cc.stored_index < 0 || p.strings[cc.stored_index] == nullptr) continue;
     rowbatch::StringColumnBuilder& b = *p.strings[cc.stored_index];
-    // An identifier column's dictionary holds about one entry per row.
+    // An identifier column's dictionary holds one entry per row (see
+    // AppendRow).
     if (cc.treatment == cv1::PSEUDONYMISE) {
       b.Reserve(rows, rows, kIdentifierBytes);
     } else {
@@ -567,9 +568,16 @@ void RowPipeline::AppendRow() {
         if (cell.coded) {
           b.AppendCode(cell.code);  // the builder starts with the code list
         } else if (cell.kind == Cell::kString) {
-          b.Append(cell.s);
-          // A raw identifier is kept only in the batch's dictionary.
-          if (cc.treatment == cv1::PSEUDONYMISE) std::fill(cell.s.begin(), cell.s.end(), '\0');
+          if (cc.treatment == cv1::PSEUDONYMISE) {
+            // Identifiers are mostly distinct: each row's is a new entry,
+            // without a look-up (a repeat within the batch is pseudonymised
+            // twice, to the same pseudonym). A raw identifier is kept only
+            // in the batch's dictionary.
+            b.AppendEntry(cell.s);
+            std::fill(cell.s.begin(), cell.s.end(), '\0');
+          } else {
+            b.Append(cell.s);
+          }
         } else if (cell.kind == Cell::kInt) {
           // A number in a column stored as text (e.g. a numeric staff id
           // that is pseudonymised): its canonical text.
@@ -631,7 +639,7 @@ RowPipeline::Treated RowPipeline::Treat(std::shared_ptr<Pending> p) {
     if (cc.treatment != cv1::PSEUDONYMISE || cc.stored_index < 0) continue;
     rowbatch::StringColumnBuilder& b = *p->strings[cc.stored_index];
     if (b.dictionary_size() == 0) continue;
-    // Each distinct identifier of the batch once.
+    // Each identifier entry of the batch (one per row, see AppendRow).
     PseudonymBatch got;
     {
       std::vector<std::string_view> ids = b.entries();

@@ -4,8 +4,8 @@
 //   bytes -> CsvReader -> header match -> per row: summary check, typed
 //   parse, required / code list / range / identifier / one-per-subject-per-
 //   period checks -> column builders (~batch_rows rows; strings dictionary
-//   coded, see common/rowbatch) -> treatment (pseudonymise each distinct
-//   identifier of a batch in one call per column, generalise, drop) ->
+//   coded, see common/rowbatch) -> treatment (pseudonymise the batch's
+//   identifiers in one call per column, generalise, drop) ->
 //   BatchSink.
 //
 // Three stages: the calling thread parses and validates batch k+2 while a
