@@ -878,7 +878,6 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
   }
   query::v1::CommitVersion commit;
   commit.set_total_rows(pipeline->rows_loaded());
-  commit.set_content_sha256(pipeline->content_sha256());
   const absl::Time commit_start = absl::Now();
   ASSIGN_OR_RETURN(query::v1::WriteDatasetVersionResponse resp, writer->Commit(commit));
   RETURN_IF_ERROR(Failpoint("store_committed"));
@@ -914,8 +913,7 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
   v->add_source_extracts(absl::StrCat(h.file_name().empty() ? "upload" : h.file_name(),
                                       " sha256:", upload.sha256_actual()));
   *v->mutable_quality() = MeasureQuality(*compiled, *pipeline, h.extract_date(), Now());
-  v->set_content_sha256(resp.content_sha256().empty() ? pipeline->content_sha256()
-                                                      : resp.content_sha256());
+  v->set_content_sha256(resp.content_sha256());
   v->set_commit_time_unix_ms(Now());
   if (h.school_urn() != kTrustWide) v->add_schools(h.school_urn());
   v->set_job(job->name());

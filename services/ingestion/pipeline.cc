@@ -11,7 +11,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto/bytes.h"
-#include "common/crypto/encoding.h"
 #include "common/identifiers/uln.h"
 #include "common/identifiers/upn.h"
 #include "common/identifiers/urn.h"
@@ -116,10 +115,7 @@ absl::StatusOr<std::unique_ptr<RowPipeline>> RowPipeline::Create(
         absl::StrCat("batch_rows must be between 1 and ", kMaxBatchRows, ", not ",
                      options.batch_rows));
   }
-  auto hasher = crypto::Sha256Hasher::Create();
-  if (!hasher.ok()) return hasher.status();
-  std::unique_ptr<RowPipeline> p(
-      new RowPipeline(schema, options, pseudonymiser, sink, std::move(*hasher)));
+  std::unique_ptr<RowPipeline> p(new RowPipeline(schema, options, pseudonymiser, sink));
   csv::CsvOptions co;
   co.encoding = options.encoding;
   co.check_field_count = false;  // a short row is a row error, not a file error
@@ -130,13 +126,11 @@ absl::StatusOr<std::unique_ptr<RowPipeline>> RowPipeline::Create(
 }
 
 RowPipeline::RowPipeline(const CompiledSchema* schema, const PipelineOptions& options,
-                         Pseudonymiser* pseudonymiser, BatchSink* sink,
-                         crypto::Sha256Hasher hasher)
+                         Pseudonymiser* pseudonymiser, BatchSink* sink)
     : schema_(schema),
       options_(options),
       pseudonymiser_(pseudonymiser),
-      sink_(sink),
-      hasher_(std::move(hasher)) {
+      sink_(sink) {
   row_.resize(schema_->columns().size());
   stats_.resize(schema_->columns().size());
   markers_.resize(schema_->columns().size());
@@ -724,7 +718,6 @@ RowPipeline::Treated RowPipeline::Treat(std::shared_ptr<Pending> p) {
     if (i + 2 < n && p->any_missing[i]) col->set_missing(std::move(p->missing[i]));
   }
   p->batch.set_rows(rows);
-  hasher_.Update(p->batch.SerializeAsString());
   // The write of the batch before this one must end first (batches reach
   // the sink in order, one at a time); then this one is written on its own
   // thread while the next batch is pseudonymised.
@@ -794,9 +787,6 @@ absl::Status RowPipeline::Finish() {
     m->set_marker(marker);
     m->set_count(n);
   }
-  auto digest = hasher_.Finish();
-  if (!digest.ok()) return digest.status();
-  content_sha256_ = crypto::HexEncode(*digest);
   return absl::OkStatus();
 }
 

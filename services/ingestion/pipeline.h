@@ -48,7 +48,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/crypto/sha256.h"
 #include "common/csv/csv_reader.h"
 #include "common/rowbatch/string_column.h"
 #include "datalab/ingestion/v1/ingestion.pb.h"
@@ -142,8 +141,6 @@ class RowPipeline {
   int64_t rows_loaded() const { return loaded_.load(); }
   int64_t duplicate_subject_rows() const { return duplicate_subject_rows_; }
   int64_t subject_period_keys() const { return static_cast<int64_t>(seen_.size()); }
-  // Hex SHA-256 over the serialized batches, in order (after Finish()).
-  const std::string& content_sha256() const { return content_sha256_; }
 
  private:
   struct Cell {
@@ -176,7 +173,7 @@ class RowPipeline {
   };
 
   RowPipeline(const CompiledSchema* schema, const PipelineOptions& options,
-              Pseudonymiser* pseudonymiser, BatchSink* sink, crypto::Sha256Hasher hasher);
+              Pseudonymiser* pseudonymiser, BatchSink* sink);
 
   absl::Status Drain();
   void OnHeader(const csv::CsvRecord& rec);
@@ -204,7 +201,6 @@ class RowPipeline {
   const PipelineOptions options_;
   Pseudonymiser* pseudonymiser_;
   BatchSink* sink_;
-  crypto::Sha256Hasher hasher_;  // the treatment thread's while a batch is out
   std::unique_ptr<csv::CsvReader> reader_;
 
   bool header_seen_ = false;
@@ -239,7 +235,6 @@ class RowPipeline {
   std::vector<std::vector<std::pair<int64_t, int64_t>>> school_counts_;
   std::string last_school_;
   size_t last_slot_ = SIZE_MAX;
-  std::string content_sha256_;
 
   std::atomic<int64_t> parsed_{0}, validated_{0}, treated_{0}, loaded_{0},
       quarantined_{0}, summary_{0};

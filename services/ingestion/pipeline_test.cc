@@ -170,7 +170,6 @@ TEST(PipelineTest, TreatsEveryColumnAndHandlesBomCrlfAliasesAndQuirks) {
   for (const auto& m : rep.missing_markers()) supp |= m.column() == "att8" && m.marker() == "SUPP";
   EXPECT_TRUE(supp);
   EXPECT_EQ(r->pipeline->progress().rows_loaded(), 2);
-  EXPECT_EQ(r->pipeline->content_sha256().size(), 64u);
 }
 
 TEST(PipelineTest, SameResultWhateverTheChunkSize) {
@@ -180,8 +179,12 @@ TEST(PipelineTest, SameResultWhateverTheChunkSize) {
   auto b = RunPipeline(data, {}, PupilSchema(), 1 << 20);
   ASSERT_THAT(a->status, IsOk());
   ASSERT_THAT(b->status, IsOk());
-  EXPECT_EQ(a->pipeline->content_sha256(), b->pipeline->content_sha256());
   EXPECT_EQ(a->sink.rows, 20);
+  ASSERT_EQ(a->sink.batches.size(), b->sink.batches.size());
+  for (size_t i = 0; i < a->sink.batches.size(); ++i) {
+    EXPECT_EQ(a->sink.batches[i].SerializeAsString(), b->sink.batches[i].SerializeAsString())
+        << "batch " << i;
+  }
 }
 
 TEST(PipelineTest, BatchesOfTheConfiguredSize) {

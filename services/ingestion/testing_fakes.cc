@@ -151,7 +151,10 @@ class FakeWriter : public VersionWriter {
       }
     }
     r.set_distinct_subjects(static_cast<int64_t>(subjects.size()));
-    r.set_content_sha256(commit.content_sha256());
+    // As the real store: a hash of what it stored.
+    std::string stored;
+    for (const auto& b : pending_.batches) stored += b.SerializeAsString();
+    r.set_content_sha256(crypto::HexEncode(crypto::Sha256(stored)));
     store_->committed_[pending_.spec.dataset_version()] = pending_;
     return r;
   }
