@@ -1,6 +1,10 @@
 #include "common/csv/value_parser.h"
 
+#include <cstdlib>
+#include <cstring>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -116,6 +120,34 @@ TEST(ParseDecimalTest, Numbers) {
   EXPECT_DOUBLE_EQ(ValueOf(ParseDecimal("749,750.5")), 749750.5);
   EXPECT_DOUBLE_EQ(ValueOf(ParseDecimal("20140204.0")), 20140204.0);
   EXPECT_DOUBLE_EQ(ValueOf(ParseDecimal("1e-400")), 0.0);  // underflow
+}
+
+TEST(ParseDecimalTest, ShortDecimalsGiveTheCorrectlyRoundedDouble) {
+  // Up to 15 digits without an exponent take a fast path; every result must
+  // be the double strtod gives (correctly rounded), bit for bit, including
+  // the values just past the fast path's limits.
+  std::mt19937_64 rng(20261206);
+  std::vector<std::string> cases = {"0.1",  "0.3",   "95.4",  "-0.0",   "1.000000000000001",
+                                    "9.99999999999999", "999999999999999", "0.000000000000001",
+                                    "1234567890.12345", "12345678901234.56", "-3.14159",
+                                    "00000000000000012.5", "0.1234567890123456"};
+  for (int i = 0; i < 20000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 17);
+    const int frac = static_cast<int>(rng() % (digits + 1));
+    std::string s = (rng() % 4 == 0) ? "-" : "";
+    std::string d;
+    for (int k = 0; k < digits; ++k) d.push_back(static_cast<char>('0' + rng() % 10));
+    s += frac == digits ? "0" : d.substr(0, digits - frac);
+    if (frac > 0) s += "." + d.substr(digits - frac);
+    cases.push_back(s);
+  }
+  for (const std::string& s : cases) {
+    auto r = ParseDecimal(s);
+    ASSERT_TRUE(r.is_value()) << s;
+    const double want = std::strtod(s.c_str(), nullptr);
+    EXPECT_EQ(std::memcmp(&r.value, &want, sizeof(double)), 0)
+        << s << ": " << r.value << " against " << want;
+  }
 }
 
 TEST(ParseDecimalTest, Percentages) {
