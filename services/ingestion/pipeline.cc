@@ -410,6 +410,7 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
       }
       cell.kind = Cell::kString;
       cell.s = std::move(*id);
+      cell.text = cell.s;
     } else {
       switch (v.type) {
         case csv::ColumnType::kInteger:
@@ -428,6 +429,7 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
           if (cc.treatment == cv1::GENERALISE_DOB_YEAR_MONTH) {
             cell.kind = Cell::kString;
             cell.s = absl::StrFormat("%04d-%02d", v.date_value.year(), v.date_value.month());
+            cell.text = cell.s;
           } else {
             cell.kind = Cell::kInt;
             cell.i = v.date_value - absl::CivilDay(1970, 1, 1);
@@ -437,13 +439,14 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
           cell.kind = Cell::kString;
           if (cc.treatment == cv1::GENERALISE_POSTCODE_DISTRICT) {
             cell.s = PostcodeDistrict(v.string_value);
+            cell.text = cell.s;
             if (cell.s.empty()) {
               AddError(row_no, line, name, "postcode", "not a UK postcode");
               bad = true;
               continue;
             }
           } else {
-            cell.s.assign(v.string_value.data(), v.string_value.size());
+            cell.text = v.string_value;  // the record's bytes: no copy
             cell.coded = cc.type == cv1::CODE && cc.treatment == cv1::KEEP;
             cell.code = code;
           }
@@ -453,7 +456,7 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     ++st.valid;
     if (static_cast<int>(c) == school_urn_column_ && cell.kind != Cell::kMissing) {
       if (cell.kind == Cell::kString) {
-        school_of_row = cell.s;
+        school_of_row = cell.text;
       } else {
         school_number = std::to_string(cell.i);
         school_of_row = school_number;
@@ -468,7 +471,8 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     // (room for any normal key is reserved up front, so it does not leave
     // copies behind as it grows; it is wiped when the job ends).
     std::string& key = subject_key_;
-    key.assign(row_[schema_->subject_column()].s);
+    const std::string_view subject = row_[schema_->subject_column()].text;
+    key.assign(subject.data(), subject.size());
     const std::vector<int>& periods = schema_->period_columns();
     if (periods.empty()) {
       absl::StrAppend(&key, "\x1f", options_.period);
@@ -476,7 +480,7 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     for (int pc : periods) {
       const Cell& p = row_[pc];
       if (p.kind == Cell::kString) {
-        absl::StrAppend(&key, "\x1f", p.s);
+        absl::StrAppend(&key, "\x1f", absl::string_view(p.text.data(), p.text.size()));
       } else if (p.kind == Cell::kInt) {
         absl::StrAppend(&key, "\x1f", p.i);
       } else if (p.kind == Cell::kDouble) {
@@ -567,10 +571,10 @@ void RowPipeline::AppendRow() {
             // without a look-up (a repeat within the batch is pseudonymised
             // twice, to the same pseudonym). A raw identifier is kept only
             // in the batch's dictionary.
-            b.AppendEntry(cell.s);
+            b.AppendEntry(cell.text);
             std::fill(cell.s.begin(), cell.s.end(), '\0');
           } else {
-            b.Append(cell.s);
+            b.Append(cell.text);
           }
         } else if (cell.kind == Cell::kInt) {
           // A number in a column stored as text (e.g. a numeric staff id

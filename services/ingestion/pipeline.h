@@ -150,6 +150,10 @@ class RowPipeline {
     uint32_t code = 0;
     int64_t i = 0;
     double d = 0;
+    // kString: the value. A view of the record's bytes (valid while its
+    // row is handled), or of `s` for a value made here (a normalised
+    // identifier, a generalised date or postcode).
+    std::string_view text;
     std::string s;
   };
   // One batch of valid rows, column by column: numbers straight into the
