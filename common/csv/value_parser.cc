@@ -200,6 +200,17 @@ Parsed<int64_t> ParseInteger(std::string_view text,
   using R = Parsed<int64_t>;
   R r;
   if (Prologue(&text, markers, &r)) return r;
+  // Most cells: up to 18 plain digits, which cannot overflow.
+  if (text.size() <= 18) {
+    int64_t v = 0;
+    size_t k = 0;
+    for (; k < text.size() && IsDigit(text[k]); ++k) v = v * 10 + (text[k] - '0');
+    if (k == text.size()) {
+      r.kind = ValueKind::kValue;
+      r.value = v;
+      return r;
+    }
+  }
   size_t i = 0;
   bool negative = false;
   if (text[0] == '+' || text[0] == '-') {

@@ -29,6 +29,13 @@ TEST(ParseIntegerTest, PlainAndSigned) {
   EXPECT_EQ(ValueOf(ParseInteger("  7 ")), 7);
   EXPECT_EQ(ValueOf(ParseInteger("9223372036854775807")), INT64_MAX);
   EXPECT_EQ(ValueOf(ParseInteger("-9223372036854775808")), INT64_MIN);
+  // Either side of the 18-digit plain-digits path.
+  EXPECT_EQ(ValueOf(ParseInteger("007")), 7);
+  EXPECT_EQ(ValueOf(ParseInteger("999999999999999999")), 999999999999999999);
+  EXPECT_EQ(ValueOf(ParseInteger("1000000000000000000")), 1000000000000000000);
+  EXPECT_EQ(ParseInteger("9223372036854775808").error, ValueError::kIntegerOutOfRange);
+  EXPECT_EQ(ParseInteger("12a").error, ValueError::kNotInteger);
+  EXPECT_EQ(ParseInteger("1 2").error, ValueError::kNotInteger);
 }
 
 TEST(ParseIntegerTest, ThousandsSeparators) {
