@@ -339,7 +339,11 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
   }
   std::string_view school_of_row = options_.school;
   std::string school_number;  // an integer URN column's text
-  for (size_t c = 0; c < cols.size() && !short_row; ++c) {
+  // Sizes read once (stores through the cells below would make the
+  // compiler reload them on every column).
+  const size_t ncols = short_row ? 0 : cols.size();
+  const size_t nfields = rec.fields.size();
+  for (size_t c = 0; c < ncols; ++c) {
     const CompiledColumn& cc = cols[c];
     Cell& cell = row_[c];
     cell.kind = Cell::kMissing;
@@ -349,7 +353,7 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     ++st.cells;
     const int f = field_for_column_[c];
     std::string_view text =
-        f >= 0 && static_cast<size_t>(f) < rec.fields.size() ? rec.fields[f] : std::string_view();
+        f >= 0 && static_cast<size_t>(f) < nfields ? rec.fields[f] : std::string_view();
     const std::string& name = cc.column.name();
     csv::ParsedValue v = cc.parser.Parse(text);
     if (v.is_error()) {
@@ -524,16 +528,16 @@ void RowPipeline::CountSchool(std::string_view school) {
     if (it == school_slot_.end()) {
       if (school_slot_.size() >= 5000) return;  // bounded memory
       it = school_slot_.emplace(std::string(school), school_counts_.size()).first;
-      school_counts_.emplace_back(row_.size());
+      school_counts_.emplace_back();
+      school_counts_.back().present.assign(row_.size(), 0);
     }
     last_school_.assign(school.data(), school.size());
     last_slot_ = it->second;
   }
-  auto& counts = school_counts_[last_slot_];
-  for (size_t c = 0; c < row_.size(); ++c) {
-    ++counts[c].first;
-    counts[c].second += row_[c].kind != Cell::kMissing ? 1 : 0;
-  }
+  SchoolCounts& counts = school_counts_[last_slot_];
+  ++counts.rows;  // every column has a cell in every row
+  int64_t* present = counts.present.data();
+  for (size_t c = 0; c < row_.size(); ++c) present[c] += row_[c].kind != Cell::kMissing ? 1 : 0;
 }
 
 void RowPipeline::AppendRow() {
@@ -765,7 +769,10 @@ absl::Status RowPipeline::Finish() {
   }
   if (!rejected_ && report_.rows_valid() == 0) Reject("no valid rows to load");
   for (const auto& [school, slot] : school_slot_) {
-    for (size_t c = 0; c < stats_.size(); ++c) stats_[c].by_school[school] = school_counts_[slot][c];
+    const SchoolCounts& counts = school_counts_[slot];
+    for (size_t c = 0; c < stats_.size(); ++c) {
+      stats_[c].by_school[school] = {counts.rows, counts.present[c]};
+    }
   }
   report_.set_encoding_detected(std::string(csv::EncodingName(reader_->encoding())));
   report_.set_rows_summary_skipped(summary_.load());

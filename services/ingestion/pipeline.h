@@ -236,7 +236,11 @@ class RowPipeline {
   // Trust-wide uploads: per school, per schema column (cells, present);
   // copied into stats_[c].by_school by Finish.
   absl::flat_hash_map<std::string, size_t> school_slot_;
-  std::vector<std::vector<std::pair<int64_t, int64_t>>> school_counts_;
+  struct SchoolCounts {
+    int64_t rows = 0;              // each column's cells
+    std::vector<int64_t> present;  // per schema column
+  };
+  std::vector<SchoolCounts> school_counts_;
   std::string last_school_;
   size_t last_slot_ = SIZE_MAX;
 

@@ -499,6 +499,39 @@ TEST(PipelineTest, ErrorListIsCappedButTotalsAreComplete) {
   EXPECT_EQ(RuleCount(r->pipeline->report(), "type"), 50);
 }
 
+TEST(PipelineTest, TrustWideUploadsCountCellsAndPresentValuesPerSchool) {
+  // The per-school counts behind the quality metric "consistency": a
+  // school's cells are its rows; present values per column.
+  Fixture f;
+  f.dataset.set_name("datasets/census");
+  f.dataset.set_subject_kind(cv1::PUPIL);
+  f.dataset.set_identifier_domain("domains/pupil");
+  f.dataset.set_current_schema_version(1);
+  f.schema.set_version(1);
+  cat::Column upn = Col("upn", cv1::STRING, cv1::PSEUDONYMISE);
+  upn.set_subject_key(true);
+  *f.schema.add_columns() = upn;
+  *f.schema.add_columns() = Col("school_urn", cv1::STRING);
+  cat::Column att8 = Col("att8", cv1::DECIMAL);
+  att8.add_missing_markers("SUPP");
+  *f.schema.add_columns() = att8;
+  const std::string data = absl::StrCat("upn,school_urn,att8\n", Upn(1), ",100001,50\n",
+                                        Upn(2), ",100001,SUPP\n", Upn(3), ",100002,40\n",
+                                        Upn(4), ",100001,\n", Upn(5), ",100002,41\n");
+  PipelineOptions o;
+  o.school = "trust-wide";
+  auto r = RunPipeline(data, o, f);
+  ASSERT_THAT(r->status, IsOk());
+  const auto& stats = r->pipeline->column_stats();
+  ASSERT_EQ(stats.size(), 3u);
+  using Counts = std::pair<int64_t, int64_t>;  // (cells, present)
+  EXPECT_EQ(stats[2].by_school.at("100001"), Counts(3, 1));
+  EXPECT_EQ(stats[2].by_school.at("100002"), Counts(2, 2));
+  EXPECT_EQ(stats[0].by_school.at("100001"), Counts(3, 3));
+  EXPECT_EQ(stats[2].cells, 5);
+  EXPECT_EQ(stats[2].present, 3);
+}
+
 TEST(PipelineTest, ANumericIdentifierIsPseudonymisedByItsText) {
   Fixture f;
   f.dataset.set_name("datasets/staff");
