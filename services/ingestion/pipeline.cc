@@ -187,7 +187,6 @@ void RowPipeline::ResetBatch() {
   }
   p.missing.assign(n, std::string());
   for (std::string& m : p.missing) m.reserve(rows);
-  p.any_missing.assign(n, false);
 }
 
 v1::JobProgress RowPipeline::progress() const {
@@ -547,11 +546,13 @@ void RowPipeline::AppendRow() {
     const CompiledColumn& cc = cols[c];
     if (cc.stored_index < 0) continue;
     Cell& cell = row_[c];
+    // A column's missing bytes start at its first missing cell, with a
+    // zero for each row before it; most columns never have one.
     std::string& miss = p.missing[cc.stored_index];
     if (cell.kind == Cell::kMissing) {
+      if (miss.empty()) miss.assign(static_cast<size_t>(p.count), '\0');
       miss.push_back(static_cast<char>(cell.missing));
-      p.any_missing[cc.stored_index] = true;
-    } else {
+    } else if (!miss.empty()) {
       miss.push_back('\0');
     }
     switch (cc.stored_type) {
@@ -683,7 +684,7 @@ RowPipeline::Treated RowPipeline::Treat(std::shared_ptr<Pending> p) {
     const std::string& miss = p->missing[cc.stored_index];
     const std::vector<uint32_t>& codes = b.codes();
     for (int64_t r = 0; r < p->count; ++r) {
-      if (miss[r] != 0 || refused[codes[r]].empty() || !keep[r]) continue;
+      if ((!miss.empty() && miss[r] != 0) || refused[codes[r]].empty() || !keep[r]) continue;
       keep[r] = false;
       ++out.dropped;
       v1::RowError* err = &out.errors.emplace_back();
@@ -707,7 +708,7 @@ RowPipeline::Treated RowPipeline::Treat(std::shared_ptr<Pending> p) {
       } else {
         CompactColumn(p->batch.mutable_columns(static_cast<int>(i)), keep);
       }
-      if (p->missing[i].empty()) continue;  // _school, _period
+      if (p->missing[i].empty()) continue;  // no missing cell (or _school, _period)
       std::string m;
       for (size_t r = 0; r < keep.size(); ++r) {
         if (keep[r]) m.push_back(p->missing[i][r]);
@@ -723,7 +724,7 @@ RowPipeline::Treated RowPipeline::Treat(std::shared_ptr<Pending> p) {
   for (size_t i = 0; i < n; ++i) {
     auto* col = p->batch.mutable_columns(static_cast<int>(i));
     if (p->strings[i] != nullptr) p->strings[i]->MoveTo(col);
-    if (i + 2 < n && p->any_missing[i]) col->set_missing(std::move(p->missing[i]));
+    if (i + 2 < n && !p->missing[i].empty()) col->set_missing(std::move(p->missing[i]));
   }
   p->batch.set_rows(rows);
   // The write of the batch before this one must end first (batches reach

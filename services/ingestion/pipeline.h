@@ -161,8 +161,9 @@ class RowPipeline {
   struct Pending {
     query::v1::RowBatch batch;
     std::vector<std::unique_ptr<rowbatch::StringColumnBuilder>> strings;
-    std::vector<std::string> missing;  // per stored column, one byte per row
-    std::vector<bool> any_missing;
+    // Per stored column: one byte per row (a MissingReason, 0 when
+    // present), or empty while the column has no missing cell.
+    std::vector<std::string> missing;
     // Batch row -> (data row number, line) for errors found in treatment.
     std::vector<std::pair<int64_t, int64_t>> rows_at;
     int64_t count = 0;

@@ -532,6 +532,38 @@ TEST(PipelineTest, TrustWideUploadsCountCellsAndPresentValuesPerSchool) {
   EXPECT_EQ(stats[2].present, 3);
 }
 
+TEST(PipelineTest, MissingCellsAreMarkedInTheirRowsAndSurviveDroppedRows) {
+  // att8's first missing cell is in the batch's third row; the row before
+  // it is dropped in treatment (a refused identifier), so the column's
+  // missing bytes must be compacted with the values. sessions never has a
+  // missing cell.
+  const std::string data =
+      absl::StrCat(kHeader, Row(Upn(1)), Row(Upn(2)),
+                   Row(Upn(3), "A,2008-03-14,LS6 2AB,autumn,Y,SUPP,96.5%,N,7"),
+                   Row(Upn(4), "A,2008-03-14,LS6 2AB,autumn,Y,40,96.5%,N,8"),
+                   Row(Upn(5), "A,2008-03-14,LS6 2AB,autumn,Y,,96.5%,N,9"));
+  PipelineOptions o;
+  o.policy = v1::QUARANTINE;
+  auto r = RunPipeline(data, o, PupilSchema(), 7, {Upn(2)});
+  ASSERT_THAT(r->status, IsOk());
+  ASSERT_EQ(r->sink.batches.size(), 1u);
+  const auto& b = r->sink.batches[0];
+  ASSERT_EQ(b.rows(), 4);
+  int att8 = -1, sessions = -1;
+  for (int i = 0; i < static_cast<int>(r->schema->stored_columns().size()); ++i) {
+    if (r->schema->stored_columns()[i].name() == "att8") att8 = i;
+    if (r->schema->stored_columns()[i].name() == "sessions") sessions = i;
+  }
+  ASSERT_GE(att8, 0);
+  ASSERT_GE(sessions, 0);
+  EXPECT_EQ(b.columns(att8).missing(),
+            std::string({0, static_cast<char>(cv1::SUPP), 0, static_cast<char>(cv1::BLANK)}));
+  EXPECT_EQ(b.columns(att8).doubles(0), 55.5);
+  EXPECT_EQ(b.columns(att8).doubles(2), 40);
+  EXPECT_TRUE(b.columns(sessions).missing().empty());
+  EXPECT_EQ(b.columns(sessions).ints(3), 9);
+}
+
 TEST(PipelineTest, ANumericIdentifierIsPseudonymisedByItsText) {
   Fixture f;
   f.dataset.set_name("datasets/staff");
