@@ -256,6 +256,17 @@ free_port() {
   done
   return 1
 }
+PG_READY=0  # set once the postgres stage has a cluster with the tables
+pg_start() {
+  su postgres -c "$PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/log -w -t 60 -o '-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_DIR -c max_parallel_workers_per_gather=2' start" >>"$LOG" 2>&1
+}
+pg_stop() { su postgres -c "$PG_BIN/pg_ctl -D $PG_DIR/data stop -m fast" >>"$LOG" 2>&1 || true; }
+# COPY of the pupil file into an emptied table; prints its milliseconds.
+pg_copy_ms() {
+  "${PSQL[@]}" -c "TRUNCATE pupils_paired" >>"$LOG" 2>&1 || return 1
+  printf '\\timing on\nCOPY pupils_paired FROM %s WITH (FORMAT csv, HEADER true);\n' "'$TMP/pupils.csv'" |
+    timeout "$(tlimit 300)" "${PSQL[@]}" 2>>"$LOG" | awk '/^Time:/ { print $2 }'
+}
 if stage postgres; then
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
   if [ -z "$PG_BIN" ]; then
@@ -272,14 +283,16 @@ if stage postgres; then
     # The CSVs where the server process (user postgres) can read them.
     cp "$CSV" "$TMP/pupils.csv"; cp "$OUT_CSV" "$TMP/outcomes.csv"; chmod 644 "$TMP"/*.csv
     if su postgres -c "$PG_BIN/initdb -D $PG_DIR/data -A trust -U postgres" >>"$LOG" 2>&1 &&
-       su postgres -c "$PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/log -w -t 60 -o '-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_DIR -c max_parallel_workers_per_gather=2' start" >>"$LOG" 2>&1; then
+       pg_start; then
       PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
       emit postgres_version "$("${PSQL[@]}" -tAc 'SHOW server_version_num')" version
       "${PSQL[@]}" >>"$LOG" 2>&1 <<'SQL'
 CREATE TABLE pupils (pupil_id text, school_urn integer, nc_year text, gender text, fsm text,
   sen text, ethnicity text, attendance_pct double precision, grade_maths integer, grade_english integer);
 CREATE TABLE outcomes (pupil_id text, ks4_maths integer, ks4_english integer);
+CREATE TABLE pupils_paired (LIKE pupils);
 SQL
+      PG_READY=1
       copy_ms=$(printf '\\timing on\nCOPY pupils FROM %s WITH (FORMAT csv, HEADER true);\n' "'$TMP/pupils.csv'" |
         timeout "$(tlimit 300)" "${PSQL[@]}" 2>>"$LOG" | awk '/^Time:/ { print $2 }')
       if [ -n "$copy_ms" ]; then
@@ -299,8 +312,9 @@ SQL
         done
       else
         skipped postgres "COPY failed (see $LOG)"
+        PG_READY=0
       fi
-      su postgres -c "$PG_BIN/pg_ctl -D $PG_DIR/data stop -m fast" >>"$LOG" 2>&1 || true
+      pg_stop
     else
       skipped postgres "initdb or pg_ctl start failed (see log)"
     fi
@@ -521,21 +535,68 @@ YAML
   elif [ "$SETUP_OK" != 1 ]; then
     skipped lab_ingest "dataset/project set-up failed (see log)"
   else
-    t0=$(date +%s.%N)
-    if timeout "$(tlimit 900)" "$CLI" upload "$CSV" --as bench-steward --dataset bench_pupils \
-         --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
-      t1=$(date +%s.%N)
-      emit lab_ingest_rows_per_second "$(awk -v r="$DATA_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", r / (b - a) }')" rows/s
-      emit lab_ingest_seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" s
-      if timeout "$(tlimit 900)" "$CLI" upload "$OUT_CSV" --as bench-steward --dataset bench_outcomes \
-           --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
-        INGEST_OK=1
-      else
-        INGEST_OK=2
-        note "upload of bench_outcomes failed; the JOIN is skipped"
+    # The ingest ratio is measured in back-to-back pairs: PostgreSQL's COPY
+    # of the same file into an emptied table, then the lab's upload, three
+    # times (BENCH_INGEST_ROUNDS). This VM's speed drifts by a third over
+    # minutes, and the postgres stage's COPY ran minutes earlier; the
+    # median of the paired ratios is the figure. Round 1 loads
+    # bench_pupils (the queries' dataset), later rounds their own datasets.
+    ROUNDS=1
+    PG_PAIRED=0
+    if [ "$PG_READY" = 1 ] && pg_start; then
+      PG_PAIRED=1
+      ROUNDS=${BENCH_INGEST_ROUNDS:-3}
+    fi
+    : > "$TMP/ingest_rounds.txt"
+    for k in $(seq 1 "$ROUNDS"); do
+      ds=bench_pupils
+      if [ "$k" -gt 1 ]; then
+        ds="bench_pupils_r$k"
+        sed "s/^dataset_id: bench_pupils\$/dataset_id: $ds/" "$TMP/bench_pupils.yaml" > "$TMP/$ds.yaml"
+        if ! as bench-steward catalogue create --file "$TMP/$ds.yaml"; then
+          note "could not create $ds; ingest round $k skipped"
+          break
+        fi
       fi
-    else
-      skipped lab_ingest "datalab upload failed or timed out (see log)"
+      pg_ms=""
+      if [ "$PG_PAIRED" = 1 ]; then pg_ms=$(pg_copy_ms) || pg_ms=""; fi
+      t0=$(date +%s.%N)
+      if ! timeout "$(tlimit 900)" "$CLI" upload "$CSV" --as bench-steward --dataset "$ds" \
+           --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
+        if [ "$k" = 1 ]; then
+          skipped lab_ingest "datalab upload failed or timed out (see log)"
+        else
+          note "ingest round $k: datalab upload failed or timed out (see log)"
+        fi
+        break
+      fi
+      t1=$(date +%s.%N)
+      lab_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+      emit "lab_ingest_round${k}_seconds" "$lab_s" s
+      if [ -n "$pg_ms" ]; then
+        emit "postgres_copy_round${k}_seconds" "$(awk -v ms="$pg_ms" 'BEGIN { printf "%.3f", ms / 1000 }')" s
+        # rows/s over rows/s: COPY's time over the lab's.
+        ratio "ingest_vs_pg_copy_round$k" "$(awk -v ms="$pg_ms" -v s="$lab_s" 'BEGIN { printf "%.3f", (ms / 1000) / s }')"
+      fi
+      echo "$lab_s $pg_ms" >> "$TMP/ingest_rounds.txt"
+      if [ "$k" = 1 ]; then
+        if timeout "$(tlimit 900)" "$CLI" upload "$OUT_CSV" --as bench-steward --dataset bench_outcomes \
+             --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
+          INGEST_OK=1
+        else
+          INGEST_OK=2
+          note "upload of bench_outcomes failed; the JOIN is skipped"
+        fi
+      fi
+    done
+    [ "$PG_PAIRED" = 1 ] && pg_stop
+    if [ -s "$TMP/ingest_rounds.txt" ]; then
+      # The lab's median round.
+      lab_s=$(awk '{ print $1 }' "$TMP/ingest_rounds.txt" | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+      emit lab_ingest_rows_per_second "$(awk -v r="$DATA_ROWS" -v s="$lab_s" 'BEGIN { printf "%.0f", r / s }')" rows/s
+      emit lab_ingest_seconds "$lab_s" s
+      emit lab_ingest_rounds "$(wc -l < "$TMP/ingest_rounds.txt")" rounds
     fi
   fi
 
@@ -687,7 +748,16 @@ YAML
 fi
 
 # ----------------------------------------------------------------- ratios
-ratio_of ingest_vs_pg_copy lab_ingest_rows_per_second postgres_copy_rows_per_second
+# Ingest: the median of the paired rounds' ratios when COPY ran beside the
+# lab (see the lab stage), else the lab's ingest against the postgres
+# stage's COPY.
+paired=$(awk '$1 == "ratio" && $2 ~ /^ingest_vs_pg_copy_round[0-9]+$/ { print $3 }' "$FIG" | sort -g)
+if [ -n "$paired" ]; then
+  ratio ingest_vs_pg_copy "$(echo "$paired" |
+    awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+else
+  ratio_of ingest_vs_pg_copy lab_ingest_rows_per_second postgres_copy_rows_per_second
+fi
 ratio_of duckdb_load_vs_pg_copy duckdb_load_rows_per_second postgres_copy_rows_per_second
 for q in "${QUERIES[@]}"; do
   ratio_of "${q}_vs_duckdb" "lab_${q}_p50" "duckdb_${q}_p50"

@@ -49,7 +49,11 @@ absl::StatusOr<HmacSha256> HmacSha256::Create(ByteView key) {
   // then padded with zeros to a block.
   uint8_t key_block[kBlockSize] = {};
   if (key.size() > kBlockSize) {
-    SHA256(key.data(), key.size(), key_block);
+    // Never fall through to an all-zero (known) key if hashing fails.
+    if (SHA256(key.data(), key.size(), key_block) == nullptr) {
+      OPENSSL_cleanse(key_block, sizeof(key_block));
+      return internal::OpenSslInternal("HMAC keying");
+    }
   } else {
     std::copy(key.data(), key.data() + key.size(), key_block);
   }

@@ -6,13 +6,15 @@
 // compressions for an identifier and nothing else: ~175 ns for a 13-byte
 // identifier on this hardware, against ~420 ns for a keyed EVP_MAC_CTX
 // re-initialised per message and ~1.1 us for one-shot HMAC() that re-keys
-// every call (see /work/shared/PEERS.md and docs/BENCHMARKS.md). This is
+// every call (PEERS.md; docs/BENCHMARKS.md, "What moved in stop 19"). This is
 // the pseudonymisation hot path.
 //
 // The states live in OpenSSL's SHA256_CTX (the block function with its
 // SHA-NI and AVX2 code); only the RFC 2104 construction around it is ours,
 // checked against RFC 4231 and against OpenSSL's own HMAC for keys and
-// messages of every length up to past two blocks (hmac_test.cc).
+// messages of every length up to past two blocks (hmac_test.cc). Those
+// low-level calls do not go through OpenSSL's providers: a lab that must
+// run OpenSSL in FIPS mode would need the EVP_MAC path back.
 //
 // Thread safety: an instance may be used by one thread at a time. Build one
 // with Create() and give each worker its own Clone() (a copy of the keyed
@@ -42,7 +44,8 @@ using HmacSha256Mac = std::array<uint8_t, kHmacSha256Size>;
 class HmacSha256 {
  public:
   // INVALID_ARGUMENT if `key` is empty (an empty HMAC key is legal in
-  // RFC 2104 but is always a configuration mistake here).
+  // RFC 2104 but is always a configuration mistake here); INTERNAL if
+  // OpenSSL fails to hash a key longer than a block.
   static absl::StatusOr<HmacSha256> Create(ByteView key);
 
   HmacSha256(HmacSha256&& other) noexcept;

@@ -23,12 +23,6 @@ struct EvpMdCtxDeleter {
 struct EvpCipherCtxDeleter {
   void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
 };
-struct EvpMacDeleter {
-  void operator()(EVP_MAC* p) const { EVP_MAC_free(p); }
-};
-struct EvpMacCtxDeleter {
-  void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
-};
 struct EvpPkeyCtxDeleter {
   void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
 };
@@ -38,8 +32,6 @@ struct BioDeleter {
 
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter>;
 using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, EvpCipherCtxDeleter>;
-using EvpMacPtr = std::unique_ptr<EVP_MAC, EvpMacDeleter>;
-using EvpMacCtxPtr = std::unique_ptr<EVP_MAC_CTX, EvpMacCtxDeleter>;
 using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, EvpPkeyCtxDeleter>;
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 

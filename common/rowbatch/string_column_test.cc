@@ -64,7 +64,7 @@ TEST(StringColumnBuilder, RunsOfOneValueAndSwitchesBackGetTheirCodes) {
   EXPECT_EQ(b.dictionary_size(), 4u);
   EXPECT_EQ(b.codes(), (std::vector<uint32_t>{0, 0, 1, 0, 2, 0, 3, 3}));
   b.Wipe();
-  b.Append("140223");  // nothing of before the reset is remembered
+  b.Append("140223");  // a wiped builder starts its dictionary afresh
   EXPECT_EQ(b.codes(), (std::vector<uint32_t>{0}));
   EXPECT_EQ(b.entry(0), "140223");
 }

@@ -880,6 +880,13 @@ absl::Status Ingestion::ProcessStep(v1::JobRecord& rec, v1::StagedUpload& upload
   commit.set_total_rows(pipeline->rows_loaded());
   const absl::Time commit_start = absl::Now();
   ASSIGN_OR_RETURN(query::v1::WriteDatasetVersionResponse resp, writer->Commit(commit));
+  if (resp.content_sha256().empty()) {
+    // The catalogue, the job and the audit record all carry this hash.
+    return absl::InternalError(absl::StrCat(
+        "the query store committed ", rec.target_version(),
+        " without its content hash; the job is retried (upgrade the query service if it "
+        "persists)"));
+  }
   RETURN_IF_ERROR(Failpoint("store_committed"));
   // Counts and times only, for operators sizing the lab.
   log::Info("job loaded",

@@ -185,8 +185,7 @@ void RowPipeline::ResetBatch() {
       for (const std::string& code : cc.code_list) b.Intern(code);
     }
   }
-  p.missing.assign(n, std::string());
-  for (std::string& m : p.missing) m.reserve(rows);
+  p.missing.assign(n, std::string());  // filled from a column's first missing cell
 }
 
 v1::JobProgress RowPipeline::progress() const {
@@ -501,7 +500,11 @@ absl::Status RowPipeline::OnRow(const csv::CsvRecord& rec) {
     }
   }
 
-  if (school_urn_column_ >= 0 && options_.school == "trust-wide") CountSchool(school_of_row);
+  // A row with the wrong number of fields has no cells of its own (row_
+  // still holds the last row's): it is counted nowhere, as in stats_.
+  if (school_urn_column_ >= 0 && options_.school == "trust-wide" && !short_row) {
+    CountSchool(school_of_row);
+  }
 
   validated_.fetch_add(1, std::memory_order_relaxed);
   if (bad) {
@@ -581,12 +584,16 @@ void RowPipeline::AppendRow() {
           } else {
             b.Append(cell.text);
           }
-        } else if (cell.kind == Cell::kInt) {
+        } else if (cell.kind == Cell::kInt || cell.kind == Cell::kDouble) {
           // A number in a column stored as text (e.g. a numeric staff id
           // that is pseudonymised): its canonical text.
-          b.Append(std::to_string(cell.i));
-        } else if (cell.kind == Cell::kDouble) {
-          b.Append(absl::StrCat(cell.d));
+          const std::string text =
+              cell.kind == Cell::kInt ? std::to_string(cell.i) : absl::StrCat(cell.d);
+          if (cc.treatment == cv1::PSEUDONYMISE) {
+            b.AppendEntry(text);
+          } else {
+            b.Append(text);
+          }
         } else {
           b.AppendMissing();
         }

@@ -197,7 +197,7 @@ class RowPipeline {
   absl::Status Flush();
   // Waits for the batch in treatment, if any, and merges what it found.
   absl::Status Collect();
-  // Treatment thread: pseudonymise, drop refused rows, hash and write.
+  // Treatment thread: pseudonymise, drop refused rows and write.
   Treated Treat(std::shared_ptr<Pending> p);
   void ResetBatch();
   void CountSchool(std::string_view school);

@@ -562,6 +562,18 @@ TEST(PipelineTest, MissingCellsAreMarkedInTheirRowsAndSurviveDroppedRows) {
   EXPECT_EQ(b.columns(att8).doubles(2), 40);
   EXPECT_TRUE(b.columns(sessions).missing().empty());
   EXPECT_EQ(b.columns(sessions).ints(3), 9);
+
+  // Batches of two rows: the first missing cell is then the first row of
+  // the second batch, and the only row of the third.
+  o.batch_rows = 2;
+  auto small = RunPipeline(data, o, PupilSchema(), 7, {Upn(2)});
+  ASSERT_THAT(small->status, IsOk());
+  ASSERT_EQ(small->sink.batches.size(), 3u);
+  EXPECT_TRUE(small->sink.batches[0].columns(att8).missing().empty());
+  EXPECT_EQ(small->sink.batches[1].columns(att8).missing(),
+            std::string({static_cast<char>(cv1::SUPP), 0}));
+  EXPECT_EQ(small->sink.batches[2].columns(att8).missing(),
+            std::string(1, static_cast<char>(cv1::BLANK)));
 }
 
 TEST(PipelineTest, ANumericIdentifierIsPseudonymisedByItsText) {

@@ -14,6 +14,15 @@ std::string Sha256Hex(std::string_view data) {
   return crypto::HexEncode(crypto::Sha256(data));
 }
 
+namespace {
+// As the real store: a hash of what it stored.
+std::string ContentHash(const std::vector<query::v1::RowBatch>& batches) {
+  std::string stored;
+  for (const auto& b : batches) stored += b.SerializeAsString();
+  return Sha256Hex(stored);
+}
+}  // namespace
+
 std::string FakePseudonymiser::PseudonymFor(const std::string& domain,
                                             const std::string& identifier) {
   return "ps_" + Sha256Hex(absl::StrCat(domain, "|", identifier)).substr(0, 24);
@@ -130,6 +139,11 @@ class FakeWriter : public VersionWriter {
     r.set_rows(pending_.rows);
     if (store_->keys_.count(pending_.spec.idempotency_key())) {
       r.set_already_committed(true);
+      for (const auto& [name, stored] : store_->committed_) {
+        if (stored.spec.idempotency_key() == pending_.spec.idempotency_key()) {
+          r.set_content_sha256(ContentHash(stored.batches));
+        }
+      }
       return r;
     }
     if (store_->committed_.count(pending_.spec.dataset_version())) {
@@ -151,10 +165,7 @@ class FakeWriter : public VersionWriter {
       }
     }
     r.set_distinct_subjects(static_cast<int64_t>(subjects.size()));
-    // As the real store: a hash of what it stored.
-    std::string stored;
-    for (const auto& b : pending_.batches) stored += b.SerializeAsString();
-    r.set_content_sha256(crypto::HexEncode(crypto::Sha256(stored)));
+    r.set_content_sha256(ContentHash(pending_.batches));
     store_->committed_[pending_.spec.dataset_version()] = pending_;
     return r;
   }

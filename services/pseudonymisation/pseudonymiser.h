@@ -8,10 +8,11 @@
 // lowercase base32 characters survive every CSV tool and case-folding.
 //
 // Pseudonymiser is immutable once built and thread-safe. Each thread that
-// computes gets its own clone of the keyed OpenSSL context (a thread_local
+// computes gets its own clone of the keyed HMAC states (a thread_local
 // cache keyed by the instance's unique id), so the hot path never re-keys
-// and never takes a lock. The key itself lives only inside OpenSSL contexts
-// (wiped by OpenSSL when freed); the caller keeps its copy in SecureBytes.
+// and never takes a lock. The key itself lives only in those keyed SHA-256
+// states (crypto::HmacSha256, wiped when freed); the caller keeps its copy
+// in SecureBytes.
 #ifndef DATALAB_SERVICES_PSEUDONYMISATION_PSEUDONYMISER_H_
 #define DATALAB_SERVICES_PSEUDONYMISATION_PSEUDONYMISER_H_
 
