@@ -540,7 +540,9 @@ YAML
     # times (BENCH_INGEST_ROUNDS). This VM's speed drifts by a third over
     # minutes, and the postgres stage's COPY ran minutes earlier; the
     # median of the paired ratios is the figure. Round 1 loads
-    # bench_pupils (the queries' dataset), later rounds their own datasets.
+    # bench_pupils (the queries' dataset), later rounds their own datasets
+    # in their own identifier domains, so that every round's pupils are new
+    # subjects to the query store, as in round 1.
     ROUNDS=1
     PG_PAIRED=0
     if [ "$PG_READY" = 1 ] && pg_start; then
@@ -552,8 +554,11 @@ YAML
       ds=bench_pupils
       if [ "$k" -gt 1 ]; then
         ds="bench_pupils_r$k"
-        sed "s/^dataset_id: bench_pupils\$/dataset_id: $ds/" "$TMP/bench_pupils.yaml" > "$TMP/$ds.yaml"
-        if ! as bench-steward catalogue create --file "$TMP/$ds.yaml"; then
+        sed -e "s/^dataset_id: bench_pupils\$/dataset_id: $ds/" \
+            -e "s|identifier_domain: domains/pupil\$|identifier_domain: domains/pupilround$k|" \
+            "$TMP/bench_pupils.yaml" > "$TMP/$ds.yaml"
+        if ! as bench-admin domains create --domain "pupilround$k" --kind upn --reversible=false ||
+           ! as bench-steward catalogue create --file "$TMP/$ds.yaml"; then
           note "could not create $ds; ingest round $k skipped"
           break
         fi

@@ -35,14 +35,20 @@ struct Fixture {
   cat::Schema schema;
 };
 
-Fixture PupilSchema() {
+// A pupil dataset at schema version 1, with no columns yet.
+Fixture EmptyFixture(const std::string& dataset, const std::string& domain) {
   Fixture f;
-  f.dataset.set_name("datasets/attainment");
+  f.dataset.set_name(dataset);
   f.dataset.set_subject_kind(cv1::PUPIL);
-  f.dataset.set_identifier_domain("domains/pupil");
+  f.dataset.set_identifier_domain(domain);
   f.dataset.set_current_schema_version(1);
+  f.schema.set_version(1);
+  return f;
+}
+
+Fixture PupilSchema() {
+  Fixture f = EmptyFixture("datasets/attainment", "domains/pupil");
   auto* s = &f.schema;
-  s->set_version(1);
   s->set_unique_subject_per_period(true);
   cat::Column upn = Col("upn", cv1::STRING, cv1::PSEUDONYMISE);
   upn.set_subject_key(true);
@@ -502,12 +508,7 @@ TEST(PipelineTest, ErrorListIsCappedButTotalsAreComplete) {
 TEST(PipelineTest, TrustWideUploadsCountCellsAndPresentValuesPerSchool) {
   // The per-school counts behind the quality metric "consistency": a
   // school's cells are its rows; present values per column.
-  Fixture f;
-  f.dataset.set_name("datasets/census");
-  f.dataset.set_subject_kind(cv1::PUPIL);
-  f.dataset.set_identifier_domain("domains/pupil");
-  f.dataset.set_current_schema_version(1);
-  f.schema.set_version(1);
+  Fixture f = EmptyFixture("datasets/census", "domains/pupil");
   cat::Column upn = Col("upn", cv1::STRING, cv1::PSEUDONYMISE);
   upn.set_subject_key(true);
   *f.schema.add_columns() = upn;
@@ -577,12 +578,7 @@ TEST(PipelineTest, MissingCellsAreMarkedInTheirRowsAndSurviveDroppedRows) {
 }
 
 TEST(PipelineTest, ANumericIdentifierIsPseudonymisedByItsText) {
-  Fixture f;
-  f.dataset.set_name("datasets/staff");
-  f.dataset.set_subject_kind(cv1::PUPIL);
-  f.dataset.set_identifier_domain("domains/staff");
-  f.dataset.set_current_schema_version(1);
-  f.schema.set_version(1);
+  Fixture f = EmptyFixture("datasets/staff", "domains/staff");
   cat::Column id = Col("staff_id", cv1::INTEGER, cv1::PSEUDONYMISE);
   id.set_subject_key(true);
   *f.schema.add_columns() = id;
