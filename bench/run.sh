@@ -526,6 +526,47 @@ YAML
     SETUP_OK=0
   fi
 
+  # One ingest round: for round k > 1 a dataset and domain of its own; a
+  # COPY into an emptied table (when PostgreSQL is there) right before the
+  # lab's upload. Prints the round's figures; false when the upload failed.
+  ingest_round() {
+    local k=$1 ds=bench_pupils pg_ms="" lab_s t0 t1
+    if [ "$k" -gt 1 ]; then
+      ds="bench_pupils_r$k"
+      sed -e "s/^dataset_id: bench_pupils\$/dataset_id: $ds/" \
+          -e "s|identifier_domain: domains/pupil\$|identifier_domain: domains/pupilround$k|" \
+          "$TMP/bench_pupils.yaml" > "$TMP/$ds.yaml"
+      if ! as bench-admin domains create --domain "pupilround$k" --kind upn --reversible=false ||
+         ! as bench-steward catalogue create --file "$TMP/$ds.yaml"; then
+        note "could not create $ds; ingest round $k skipped"
+        return 1
+      fi
+    fi
+    if [ "$PG_READY" = 1 ] && pg_start; then
+      pg_ms=$(pg_copy_ms) || pg_ms=""
+      pg_stop
+    fi
+    t0=$(date +%s.%N)
+    if ! timeout "$(tlimit 900)" "$CLI" upload "$CSV" --as bench-steward --dataset "$ds" \
+         --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
+      if [ "$k" = 1 ]; then
+        skipped lab_ingest "datalab upload failed or timed out (see log)"
+      else
+        note "ingest round $k: datalab upload failed or timed out (see log)"
+      fi
+      return 1
+    fi
+    t1=$(date +%s.%N)
+    lab_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    emit "lab_ingest_round${k}_seconds" "$lab_s" s
+    if [ -n "$pg_ms" ]; then
+      emit "postgres_copy_round${k}_seconds" "$(awk -v ms="$pg_ms" 'BEGIN { printf "%.3f", ms / 1000 }')" s
+      # rows/s over rows/s: COPY's time over the lab's.
+      ratio "ingest_vs_pg_copy_round$k" "$(awk -v ms="$pg_ms" -v s="$lab_s" 'BEGIN { printf "%.3f", (ms / 1000) / s }')"
+    fi
+    echo "$lab_s $pg_ms" >> "$TMP/ingest_rounds.txt"
+  }
+
   # Ingest end to end: CLI -> gateway -> ingestion -> pseudonymisation -> query store.
   INGEST_OK=0
   if [ "$LAB_OK" != 1 ]; then
@@ -540,68 +581,22 @@ YAML
     # times (BENCH_INGEST_ROUNDS). This VM's speed drifts by a third over
     # minutes, and the postgres stage's COPY ran minutes earlier; the
     # median of the paired ratios is the figure. Round 1 loads
-    # bench_pupils (the queries' dataset), later rounds their own datasets
-    # in their own identifier domains, so that every round's pupils are new
-    # subjects to the query store, as in round 1.
+    # bench_pupils (the queries' dataset) here; rounds 2 and up run after
+    # every other lab measurement (so their data cannot affect them), into
+    # datasets of their own in identifier domains of their own, so that
+    # every round's pupils are new subjects to the query store, as in
+    # round 1. PostgreSQL runs only for its COPYs.
     ROUNDS=1
-    PG_PAIRED=0
-    if [ "$PG_READY" = 1 ] && pg_start; then
-      PG_PAIRED=1
-      ROUNDS=${BENCH_INGEST_ROUNDS:-3}
-    fi
+    if [ "$PG_READY" = 1 ]; then ROUNDS=${BENCH_INGEST_ROUNDS:-3}; fi
     : > "$TMP/ingest_rounds.txt"
-    for k in $(seq 1 "$ROUNDS"); do
-      ds=bench_pupils
-      if [ "$k" -gt 1 ]; then
-        ds="bench_pupils_r$k"
-        sed -e "s/^dataset_id: bench_pupils\$/dataset_id: $ds/" \
-            -e "s|identifier_domain: domains/pupil\$|identifier_domain: domains/pupilround$k|" \
-            "$TMP/bench_pupils.yaml" > "$TMP/$ds.yaml"
-        if ! as bench-admin domains create --domain "pupilround$k" --kind upn --reversible=false ||
-           ! as bench-steward catalogue create --file "$TMP/$ds.yaml"; then
-          note "could not create $ds; ingest round $k skipped"
-          break
-        fi
-      fi
-      pg_ms=""
-      if [ "$PG_PAIRED" = 1 ]; then pg_ms=$(pg_copy_ms) || pg_ms=""; fi
-      t0=$(date +%s.%N)
-      if ! timeout "$(tlimit 900)" "$CLI" upload "$CSV" --as bench-steward --dataset "$ds" \
+    if ingest_round 1; then
+      if timeout "$(tlimit 900)" "$CLI" upload "$OUT_CSV" --as bench-steward --dataset bench_outcomes \
            --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
-        if [ "$k" = 1 ]; then
-          skipped lab_ingest "datalab upload failed or timed out (see log)"
-        else
-          note "ingest round $k: datalab upload failed or timed out (see log)"
-        fi
-        break
+        INGEST_OK=1
+      else
+        INGEST_OK=2
+        note "upload of bench_outcomes failed; the JOIN is skipped"
       fi
-      t1=$(date +%s.%N)
-      lab_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-      emit "lab_ingest_round${k}_seconds" "$lab_s" s
-      if [ -n "$pg_ms" ]; then
-        emit "postgres_copy_round${k}_seconds" "$(awk -v ms="$pg_ms" 'BEGIN { printf "%.3f", ms / 1000 }')" s
-        # rows/s over rows/s: COPY's time over the lab's.
-        ratio "ingest_vs_pg_copy_round$k" "$(awk -v ms="$pg_ms" -v s="$lab_s" 'BEGIN { printf "%.3f", (ms / 1000) / s }')"
-      fi
-      echo "$lab_s $pg_ms" >> "$TMP/ingest_rounds.txt"
-      if [ "$k" = 1 ]; then
-        if timeout "$(tlimit 900)" "$CLI" upload "$OUT_CSV" --as bench-steward --dataset bench_outcomes \
-             --school trust-wide --source OTHER --quiet >>"$LOG" 2>&1; then
-          INGEST_OK=1
-        else
-          INGEST_OK=2
-          note "upload of bench_outcomes failed; the JOIN is skipped"
-        fi
-      fi
-    done
-    [ "$PG_PAIRED" = 1 ] && pg_stop
-    if [ -s "$TMP/ingest_rounds.txt" ]; then
-      # The lab's median round.
-      lab_s=$(awk '{ print $1 }' "$TMP/ingest_rounds.txt" | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-      emit lab_ingest_rows_per_second "$(awk -v r="$DATA_ROWS" -v s="$lab_s" 'BEGIN { printf "%.0f", r / s }')" rows/s
-      emit lab_ingest_seconds "$lab_s" s
-      emit lab_ingest_rounds "$(wc -l < "$TMP/ingest_rounds.txt")" rounds
     fi
   fi
 
@@ -750,6 +745,19 @@ YAML
       emit "rss_peak_$svc" "$(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")" MiB
     fi
   done
+
+  # The later ingest rounds (see the ingest section), then the lab's median
+  # round.
+  if [ "$INGEST_OK" != 0 ]; then
+    for k in $(seq 2 "$ROUNDS"); do ingest_round "$k" || break; done
+  fi
+  if [ -s "$TMP/ingest_rounds.txt" ]; then
+    lab_s=$(awk '{ print $1 }' "$TMP/ingest_rounds.txt" | sort -g |
+      awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    emit lab_ingest_rows_per_second "$(awk -v r="$DATA_ROWS" -v s="$lab_s" 'BEGIN { printf "%.0f", r / s }')" rows/s
+    emit lab_ingest_seconds "$lab_s" s
+    emit lab_ingest_rounds "$(wc -l < "$TMP/ingest_rounds.txt")" rounds
+  fi
 fi
 
 # ----------------------------------------------------------------- ratios
