@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/identifiers/domain_id.h"
 
 namespace datalab::catalogue {
 namespace {
@@ -40,6 +41,16 @@ absl::Status FieldErrors::ToStatus() const {
   if (errors_.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(errors_, "; "));
 }
+
+namespace {
+// `domains/{id}` with the id rule of the pseudonymisation service, which
+// owns domains (common/identifiers/domain_id.h).
+constexpr char kDomainNameRule[] =
+    "domains/{id}, the id of lower-case letters, digits and '-', starting with a letter";
+bool IsDomainName(std::string_view name) {
+  return name.substr(0, 8) == "domains/" && identifiers::ValidateDomainId(name.substr(8)).ok();
+}
+}  // namespace
 
 bool IsLowerSnakeCase(std::string_view id) {
   if (id.empty() || id.size() > 63) return false;
@@ -93,14 +104,12 @@ void ValidateDataset(const cv1::Dataset& d, std::string_view prefix, FieldErrors
   if (d.retention_days() <= 0) errors.Add(P(prefix, "retention_days"), "must be positive");
   if (d.subject_kind() == commonv1::PUPIL || d.subject_kind() == commonv1::STAFF) {
     std::string_view dom = d.identifier_domain();
-    if (dom.substr(0, 8) != "domains/" || !IsLowerSnakeCase(dom.substr(8))) {
+    if (!IsDomainName(dom)) {
       errors.Add(P(prefix, "identifier_domain"),
-                 "required for pupil and staff datasets: domains/{lower_snake_case}");
+                 absl::StrCat("required for pupil and staff datasets: ", kDomainNameRule));
     }
-  } else if (!d.identifier_domain().empty() &&
-             (d.identifier_domain().substr(0, 8) != "domains/" ||
-              !IsLowerSnakeCase(d.identifier_domain().substr(8)))) {
-    errors.Add(P(prefix, "identifier_domain"), "must be domains/{lower_snake_case}");
+  } else if (!d.identifier_domain().empty() && !IsDomainName(d.identifier_domain())) {
+    errors.Add(P(prefix, "identifier_domain"), absl::StrCat("must be ", kDomainNameRule));
   }
   std::set<std::string> tags;
   for (int i = 0; i < d.tags_size(); ++i) {

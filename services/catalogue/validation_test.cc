@@ -199,6 +199,29 @@ TEST(DatasetTest, RequiredFields) {
   }
 }
 
+TEST(DatasetTest, IdentifierDomainsFollowThePseudonymisationServicesIdRule) {
+  // The domain must be one pseudonymisation can create: lower case, digits
+  // and '-' (it refuses '_', so a dataset naming one could never load).
+  auto domain_error = [](const std::string& domain, c::SubjectKind kind) {
+    cv1::Dataset d;
+    d.set_subject_kind(kind);
+    d.set_identifier_domain(domain);
+    FieldErrors e;
+    ValidateDataset(d, "dataset", e);
+    return std::string(e.ToStatus().message()).find("dataset.identifier_domain") !=
+           std::string::npos;
+  };
+  for (const char* ok : {"domains/pupil", "domains/staff-ids", "domains/pupilround2"}) {
+    EXPECT_FALSE(domain_error(ok, c::PUPIL)) << ok;
+    EXPECT_FALSE(domain_error(ok, c::SCHOOL)) << ok;
+  }
+  for (const char* bad : {"domains/staff_ids", "domains/Pupil", "domains/", "pupil",
+                          "domains/pupil/x"}) {
+    EXPECT_TRUE(domain_error(bad, c::PUPIL)) << bad;
+    EXPECT_TRUE(domain_error(bad, c::SCHOOL)) << bad;
+  }
+}
+
 TEST(FloorTest, ProjectSettingsMustBeAtLeastAsStrict) {
   const auto floor = DefaultFloor();
   auto check = [&](const c::DisclosureSettings& s) {

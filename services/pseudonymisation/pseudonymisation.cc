@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/aead.h"
 #include "common/crypto/encoding.h"
+#include "common/identifiers/domain_id.h"
 #include "common/rowbatch/string_column.h"
 #include "common/status/grpc_status.h"
 #include "common/status/status_macros.h"
@@ -103,22 +104,6 @@ int32_t TrailingVersion(const std::string& s) {
 
 std::string DomainName(std::string_view domain_id) {
   return absl::StrCat(kDomainPrefix, absl::string_view(domain_id.data(), domain_id.size()));
-}
-
-absl::Status ValidateDomainId(std::string_view id) {
-  if (id.empty() || id.size() > 63) {
-    return absl::InvalidArgumentError("domain_id must be 1 to 63 characters");
-  }
-  if (!(id[0] >= 'a' && id[0] <= 'z')) {
-    return absl::InvalidArgumentError("domain_id must start with a lower-case letter");
-  }
-  for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-      return absl::InvalidArgumentError(
-          "domain_id may contain only lower-case letters, digits and '-'");
-    }
-  }
-  return absl::OkStatus();
 }
 
 Pseudonymisation::Pseudonymisation(PseudonymisationOptions options)
@@ -271,7 +256,7 @@ absl::StatusOr<v1::Domain> Pseudonymisation::CreateDomain(const Principal& who,
                                                           const v1::CreateDomainRequest& req) {
   constexpr char kAction[] = "pseudonymisation.domain.create";
   const std::string name = DomainName(req.domain_id());
-  if (absl::Status s = ValidateDomainId(req.domain_id()); !s.ok()) {
+  if (absl::Status s = identifiers::ValidateDomainId(req.domain_id()); !s.ok()) {
     return Deny(who, kAction, {name}, s);
   }
   const v1::IdentifierKind kind = req.domain().kind();

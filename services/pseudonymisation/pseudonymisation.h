@@ -179,7 +179,6 @@ class Pseudonymisation {
 
 // Resource name helpers (AIP).
 std::string DomainName(std::string_view domain_id);
-absl::Status ValidateDomainId(std::string_view domain_id);
 
 }  // namespace datalab::pseudonymisation
 
