@@ -78,6 +78,10 @@ ratio_of() {
     ratio "$1" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }')"
   fi
 }
+# The median of the numbers on stdin, one per line.
+median() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # Stage timeout in seconds, scaled with the data and BENCH_TIMEOUT_SCALE.
 tlimit() { awk -v base="$1" -v s="$SCALE" -v t="$TSCALE" 'BEGIN { f = s < 1 ? 1 : s; printf "%d", base * f * t }'; }
 # Lines `name value unit` from a command's output, prefixed with PREFIX_.
@@ -752,8 +756,7 @@ YAML
     for k in $(seq 2 "$ROUNDS"); do ingest_round "$k" || break; done
   fi
   if [ -s "$TMP/ingest_rounds.txt" ]; then
-    lab_s=$(awk '{ print $1 }' "$TMP/ingest_rounds.txt" | sort -g |
-      awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    lab_s=$(awk '{ print $1 }' "$TMP/ingest_rounds.txt" | median)
     emit lab_ingest_rows_per_second "$(awk -v r="$DATA_ROWS" -v s="$lab_s" 'BEGIN { printf "%.0f", r / s }')" rows/s
     emit lab_ingest_seconds "$lab_s" s
     emit lab_ingest_rounds "$(wc -l < "$TMP/ingest_rounds.txt")" rounds
@@ -764,10 +767,9 @@ fi
 # Ingest: the median of the paired rounds' ratios when COPY ran beside the
 # lab (see the lab stage), else the lab's ingest against the postgres
 # stage's COPY.
-paired=$(awk '$1 == "ratio" && $2 ~ /^ingest_vs_pg_copy_round[0-9]+$/ { print $3 }' "$FIG" | sort -g)
+paired=$(awk '$1 == "ratio" && $2 ~ /^ingest_vs_pg_copy_round[0-9]+$/ { print $3 }' "$FIG")
 if [ -n "$paired" ]; then
-  ratio ingest_vs_pg_copy "$(echo "$paired" |
-    awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+  ratio ingest_vs_pg_copy "$(echo "$paired" | median | awk '{ printf "%.3f", $1 }')"
 else
   ratio_of ingest_vs_pg_copy lab_ingest_rows_per_second postgres_copy_rows_per_second
 fi
