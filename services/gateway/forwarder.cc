@@ -256,7 +256,7 @@ Forwarder::Forwarder(std::shared_ptr<auth::Authenticator> authenticator,
     : authenticator_(std::move(authenticator)), signer_(std::move(signer)),
       limiter_(std::move(limiter)), options_(options) {
   for (auto& [package, channel] : backends) {
-    backends_[package] = std::make_unique<grpc::GenericStub>(channel);
+    backends_[package] = std::make_unique<Backend>(channel);
   }
 }
 

@@ -71,10 +71,12 @@ class Forwarder : public server::AsyncGenericHandler {
 
  private:
   class Call;  // one forwarded call (forwarder.cc)
+  // A backend's untyped gRPC client (gRPC's own name for the type).
+  using Backend = grpc::GenericStub;
 
   // What a call needs to be forwarded, or the status to refuse it with.
   struct Admission {
-    grpc::GenericStub* backend = nullptr;
+    Backend* backend = nullptr;
     std::unique_ptr<grpc::ClientContext> client_context;
     bool client_streaming = false;
     bool server_streaming = false;
@@ -88,7 +90,7 @@ class Forwarder : public server::AsyncGenericHandler {
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::shared_ptr<const auth::AssertionSigner> signer_;
   std::shared_ptr<RateLimiter> limiter_;
-  std::map<std::string, std::unique_ptr<grpc::GenericStub>> backends_;
+  std::map<std::string, std::unique_ptr<Backend>> backends_;
   ForwarderOptions options_;
 
   grpc::AsyncGenericService service_;

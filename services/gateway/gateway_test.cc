@@ -254,11 +254,21 @@ class GatewayTest : public ::testing::Test {
     ing::UploadResponse resp;
     std::unique_ptr<grpc::ClientWriter<ing::UploadRequest>> writer;
   };
+  // A generated client of `Service` through the gateway (gRPC calls it a
+  // client; this is the one place the tests make one).
+  template <typename Service>
+  static auto Client(const std::shared_ptr<grpc::Channel>& channel) {
+    return Service::NewStub(channel);
+  }
+  template <typename Service>
+  auto Client() const {
+    return Client<Service>(channel_);
+  }
   std::unique_ptr<UploadCall> StartUpload(const std::string& request_id = "") {
     auto u = std::make_unique<UploadCall>();
     u->ctx = Ctx(Token("sam", {"data_steward"}));
     if (!request_id.empty()) u->ctx->AddMetadata(auth::kRequestIdHeader, request_id);
-    u->writer = ing::IngestionService::NewStub(channel_)->Upload(u->ctx.get(), &u->resp);
+    u->writer = Client<ing::IngestionService>()->Upload(u->ctx.get(), &u->resp);
     return u;
   }
   // Sends a header naming `dataset`, then up to `chunks` 64 KiB chunks,
@@ -297,61 +307,61 @@ class GatewayTest : public ::testing::Test {
 };
 
 TEST_F(GatewayTest, ForwardsWithTheCallersIdentity) {
-  auto stub = cat::CatalogueService::NewStub(channel_);
+  auto client = Client<cat::CatalogueService>();
   cat::TrustFloor floor;
   auto ctx = Ctx(Token("alice", {"researcher"}));
-  grpc::Status s = stub->GetTrustFloor(ctx.get(), {}, &floor);
+  grpc::Status s = client->GetTrustFloor(ctx.get(), {}, &floor);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(floor.updated_by(), "users/alice");
 }
 
 TEST_F(GatewayTest, BackendErrorsPassThrough) {
-  auto stub = cat::CatalogueService::NewStub(channel_);
+  auto client = Client<cat::CatalogueService>();
   cat::GetDatasetRequest req;
   req.set_name("datasets/none");
   cat::Dataset out;
   auto ctx = Ctx(Token("alice", {"researcher"}));
-  grpc::Status s = stub->GetDataset(ctx.get(), req, &out);
+  grpc::Status s = client->GetDataset(ctx.get(), req, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(s.error_message(), "dataset datasets/none not found");
 }
 
 TEST_F(GatewayTest, RefusesBadTokensRolesAndInternalMethods) {
-  auto stub = cat::CatalogueService::NewStub(channel_);
+  auto client = Client<cat::CatalogueService>();
   cat::TrustFloor floor;
   {
     auto ctx = Ctx("");
-    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+    EXPECT_EQ(client->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
   {
     auto ctx = Ctx(Token("alice", {"researcher"}, absl::Seconds(-120)));
-    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+    EXPECT_EQ(client->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
   {
     auto ctx = Ctx(Token("alice", {"researcher"}));
-    EXPECT_EQ(stub->SetTrustFloor(ctx.get(), {}, &floor).error_code(),
+    EXPECT_EQ(client->SetTrustFloor(ctx.get(), {}, &floor).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
   {
     // Roles the lab does not know grant nothing.
     auto ctx = Ctx(Token("mallory", {"superuser"}));
-    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+    EXPECT_EQ(client->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
   {
     // Service-internal RPCs are not reachable by any role.
     auto ctx = Ctx(Token("root", {"admin", "dpo", "data_steward", "project_approver", "researcher"}));
     cat::DatasetVersion v;
-    EXPECT_EQ(stub->RegisterDatasetVersion(ctx.get(), {}, &v).error_code(),
+    EXPECT_EQ(client->RegisterDatasetVersion(ctx.get(), {}, &v).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
   {
     // A client cannot smuggle its own identity assertion.
     auto ctx = Ctx(Token("alice", {"researcher"}));
     ctx->AddMetadata("x-datalab-assertion", "forged");
-    EXPECT_EQ(stub->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
+    EXPECT_EQ(client->GetTrustFloor(ctx.get(), {}, &floor).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
   {
@@ -388,7 +398,7 @@ TEST_F(GatewayTest, ForwardsClientStreaming) {
 }
 
 TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
-  auto client = aud::AuditService::NewStub(channel_);
+  auto client = Client<aud::AuditService>();
   {
     auto ctx = Ctx(Token("dee", {"dpo"}));
     aud::ExportLogRequest req;
@@ -431,7 +441,7 @@ TEST_F(GatewayTest, ForwardsServerStreamingInOrderWithTheStatus) {
 }
 
 TEST_F(GatewayTest, CancellingAStreamReachesTheBackend) {
-  auto client = aud::AuditService::NewStub(channel_);
+  auto client = Client<aud::AuditService>();
   auto ctx = Ctx(Token("dee", {"dpo"}));
   auto reader = client->ExportLog(ctx.get(), aud::ExportLogRequest());  // end 0: endless
   aud::ExportLogChunk chunk;
@@ -466,7 +476,7 @@ TEST_F(GatewayTest, AStreamingBackendMayAnswerBeforeTheCallerSendsAnything) {
 }
 
 TEST_F(GatewayTest, ABackendThatIsDownIsUnavailable) {
-  auto client = psv1::PseudonymisationService::NewStub(channel_);
+  auto client = Client<psv1::PseudonymisationService>();
   auto ctx = Ctx(Token("ada", {"admin"}));
   psv1::ListDomainsResponse out;
   grpc::Status s = client->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
@@ -486,7 +496,7 @@ TEST_F(GatewayTest, AServiceWithNoBackendConfiguredIsUnavailable) {
   auto ch = server::MakeChannel("127.0.0.1:" + std::to_string((*gw)->port()),
                                 {"", "", dir_.Sub("ca.pem")});
   ASSERT_THAT(ch, IsOk());
-  auto client = psv1::PseudonymisationService::NewStub(*ch);
+  auto client = Client<psv1::PseudonymisationService>(*ch);
   auto ctx = Ctx(Token("ada", {"admin"}));
   psv1::ListDomainsResponse out;
   grpc::Status s = client->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
@@ -497,7 +507,7 @@ TEST_F(GatewayTest, AServiceWithNoBackendConfiguredIsUnavailable) {
 
 TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
   // One query at a time per user (max_concurrent_queries = 1).
-  auto client = qv1::QueryService::NewStub(channel_);
+  auto client = Client<qv1::QueryService>();
   const std::string token = Token("rita", {"researcher"});
   auto run = [&](const std::string& sql) {
     auto ctx = Ctx(token);
@@ -529,7 +539,7 @@ TEST_F(GatewayTest, AQuerySlotIsFreedWhenTheQueryEndsHoweverItEnds) {
 }
 
 TEST_F(GatewayTest, ShutdownEndsAStreamInFlightAndReturns) {
-  auto client = aud::AuditService::NewStub(channel_);
+  auto client = Client<aud::AuditService>();
   auto ctx = Ctx(Token("dee", {"dpo"}));
   auto reader = client->ExportLog(ctx.get(), aud::ExportLogRequest());  // endless
   aud::ExportLogChunk chunk;
@@ -546,19 +556,19 @@ TEST_F(GatewayTest, ShutdownEndsAStreamInFlightAndReturns) {
 }
 
 TEST_F(GatewayTest, DeadlineAndCancellationReachTheBackend) {
-  auto stub = cat::CatalogueService::NewStub(channel_);
+  auto client = Client<cat::CatalogueService>();
   auto ctx = Ctx(Token("alice", {"researcher"}));
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   cat::GetDatasetRequest req;
   req.set_name("datasets/slow");
   cat::Dataset out;
-  EXPECT_EQ(stub->GetDataset(ctx.get(), req, &out).error_code(),
+  EXPECT_EQ(client->GetDataset(ctx.get(), req, &out).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_TRUE(WaitFor(catalogue_->cancelled));
 }
 
 TEST_F(GatewayTest, ClientCancellationOfAUnaryCallReachesTheBackend) {
-  auto stub = cat::CatalogueService::NewStub(channel_);
+  auto client = Client<cat::CatalogueService>();
   auto ctx = Ctx(Token("alice", {"researcher"}));
   // Cancel once the call is running in the backend (not before it gets
   // there, which would test nothing on a slow machine).
@@ -569,19 +579,19 @@ TEST_F(GatewayTest, ClientCancellationOfAUnaryCallReachesTheBackend) {
   cat::GetDatasetRequest req;
   req.set_name("datasets/slow");
   cat::Dataset out;
-  EXPECT_EQ(stub->GetDataset(ctx.get(), req, &out).error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(client->GetDataset(ctx.get(), req, &out).error_code(), grpc::StatusCode::CANCELLED);
   canceller.join();
   EXPECT_TRUE(WaitFor(catalogue_->cancelled));
 }
 
 TEST_F(GatewayTest, RateLimitSaysWhenToRetry) {
-  auto stub = cat::CatalogueService::NewStub(channel_);
+  auto client = Client<cat::CatalogueService>();
   std::string token = Token("busy", {"researcher"});
   int exhausted = 0;
   for (int i = 0; i < 60; ++i) {
     cat::TrustFloor floor;
     auto ctx = Ctx(token);
-    grpc::Status s = stub->GetTrustFloor(ctx.get(), {}, &floor);
+    grpc::Status s = client->GetTrustFloor(ctx.get(), {}, &floor);
     if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
       ++exhausted;
       EXPECT_THAT(s.error_message(), ::testing::HasSubstr("retry"));
@@ -598,11 +608,11 @@ TEST_F(GatewayTest, ConcurrentForwardedAndRefusedCalls) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&] {
-      auto stub = cat::CatalogueService::NewStub(channel_);
+      auto client = Client<cat::CatalogueService>();
       for (int i = 0; i < 100; ++i) {
         cat::TrustFloor floor;
         auto ctx = Ctx(token);
-        grpc::Status s = stub->GetTrustFloor(ctx.get(), {}, &floor);
+        grpc::Status s = client->GetTrustFloor(ctx.get(), {}, &floor);
         if (s.ok()) ++ok;
         else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++refused;
         else ++other;
@@ -617,10 +627,10 @@ TEST_F(GatewayTest, ConcurrentForwardedAndRefusedCalls) {
 }
 
 TEST_F(GatewayTest, WhoAmI) {
-  auto stub = gateway::v1::GatewayService::NewStub(channel_);
+  auto client = Client<gateway::v1::GatewayService>();
   gateway::v1::WhoAmIResponse resp;
   auto ctx = Ctx(Token("dora", {"dpo"}));
-  grpc::Status s = stub->WhoAmI(ctx.get(), {}, &resp);
+  grpc::Status s = client->WhoAmI(ctx.get(), {}, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.principal().subject(), "users/dora");
   EXPECT_THAT(resp.permissions(), ::testing::Contains("AUDIT_READ"));
@@ -628,7 +638,7 @@ TEST_F(GatewayTest, WhoAmI) {
   EXPECT_GT(resp.token_expiry_unix_ms(), 0);
   gateway::v1::LabStatus status;
   auto ctx2 = Ctx(Token("dora", {"dpo"}));
-  ASSERT_TRUE(stub->GetLabStatus(ctx2.get(), {}, &status).ok());
+  ASSERT_TRUE(client->GetLabStatus(ctx2.get(), {}, &status).ok());
   ASSERT_EQ(status.backends_size(), 1);
   EXPECT_TRUE(status.backends(0).serving());
 }

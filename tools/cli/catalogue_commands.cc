@@ -22,7 +22,7 @@ namespace {
 
 namespace cv1 = ::datalab::catalogue::v1;
 namespace c = ::datalab::common::v1;
-using Stub = cv1::CatalogueService::Stub;
+using Client = cv1::CatalogueService::Stub;  // gRPC's generated client
 
 using Session = GatewaySession<cv1::CatalogueService>;
 
@@ -152,7 +152,7 @@ absl::StatusOr<int> CatalogueSearch(Session& s) {
   r.set_query(absl::StrJoin(s.args.positionals(), " "));
   CLI_RETURN_IF_ERROR(Filters(s.args, &r));
   cv1::ListDatasetsResponse resp;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::SearchDatasets, r, &resp));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::SearchDatasets, r, &resp));
   return Print(s, resp, [&] { DatasetTable(s, resp); });
 }
 
@@ -160,7 +160,7 @@ absl::StatusOr<int> CatalogueList(Session& s) {
   cv1::ListDatasetsRequest r;
   CLI_RETURN_IF_ERROR(Filters(s.args, &r));
   cv1::ListDatasetsResponse resp;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::ListDatasets, r, &resp));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::ListDatasets, r, &resp));
   return Print(s, resp, [&] { DatasetTable(s, resp); });
 }
 
@@ -186,11 +186,11 @@ absl::StatusOr<int> CatalogueShow(Session& s) {
   cv1::GetDatasetRequest g;
   g.set_name(WithPrefix("datasets/", *id));
   cv1::Dataset d;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetDataset, g, &d));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetDataset, g, &d));
   cv1::GetSchemaRequest gs;
   gs.set_name(d.name() + "/schemas/latest");
   cv1::Schema schema;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetSchema, gs, &schema));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetSchema, gs, &schema));
   if (s.args.Has("json")) {
     s.out << Json(d) << "\n" << Json(schema) << "\n";
     return kOk;
@@ -225,7 +225,7 @@ absl::StatusOr<int> CatalogueCreate(Session& s) {
   cv1::CreateDatasetRequest r;
   CLI_RETURN_IF_ERROR(catalogue::LoadMessageFile(*file, &r));
   cv1::Dataset d;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::CreateDataset, r, &d));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::CreateDataset, r, &d));
   return Print(s, d, [&] { s.out << "created " << d.name() << " (schema version 1)\n"; });
 }
 
@@ -236,7 +236,7 @@ absl::StatusOr<int> SchemaShow(Session& s) {
   g.set_name(absl::StrCat(WithPrefix("datasets/", *id), "/schemas/",
                           s.args.GetOr("version", "latest")));
   cv1::Schema schema;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetSchema, g, &schema));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetSchema, g, &schema));
   return Print(s, schema, [&] { SchemaTable(s, schema); });
 }
 
@@ -249,7 +249,7 @@ absl::StatusOr<int> SchemaCreate(Session& s) {
   r.set_parent(WithPrefix("datasets/", *id));
   CLI_RETURN_IF_ERROR(catalogue::LoadMessageFile(*file, r.mutable_schema()));
   cv1::Schema schema;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::CreateSchemaVersion, r, &schema));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::CreateSchemaVersion, r, &schema));
   return Print(s, schema, [&] { s.out << "created " << schema.name() << "\n"; });
 }
 
@@ -259,7 +259,7 @@ absl::StatusOr<int> SchemaList(Session& s) {
   cv1::ListSchemaVersionsRequest r;
   r.set_parent(WithPrefix("datasets/", *id));
   cv1::ListSchemaVersionsResponse resp;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::ListSchemaVersions, r, &resp));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::ListSchemaVersions, r, &resp));
   return Print(s, resp, [&] {
     std::vector<std::vector<std::string>> rows = {{"SCHEMA", "COLUMNS"}};
     for (const auto& sc : resp.schemas()) rows.push_back({sc.name(), absl::StrCat(sc.columns_size())});
@@ -273,7 +273,7 @@ absl::StatusOr<int> CatalogueQuality(Session& s) {
   cv1::GetQualityTrendRequest r;
   r.set_dataset(WithPrefix("datasets/", *id));
   cv1::QualityTrend t;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetQualityTrend, r, &t));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetQualityTrend, r, &t));
   return Print(s, t, [&] {
     std::vector<std::vector<std::string>> rows = {
         {"VERSION", "PERIOD", "ROWS", "SUBJECTS", "RATING", "SCORE"}};
@@ -291,7 +291,7 @@ absl::StatusOr<int> CatalogueRecords(Session& s) {
   if (auto d = s.args.Get("dataset")) r.set_dataset(WithPrefix("datasets/", *d));
   if (auto p = s.args.Get("project")) r.set_project(WithPrefix("projects/", *p));
   cv1::RecordsOfProcessing rec;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetRecordsOfProcessing, r, &rec));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetRecordsOfProcessing, r, &rec));
   return Print(s, rec, [&] {
     for (const auto& x : rec.records()) {
       Table(s.out, {{"resource", x.resource()},
@@ -338,7 +338,7 @@ absl::StatusOr<int> ProjectsCreate(Session& s) {
   cv1::CreateProjectRequest r;
   CLI_RETURN_IF_ERROR(catalogue::LoadMessageFile(*file, &r));
   cv1::Project p;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::CreateProject, r, &p));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::CreateProject, r, &p));
   return Print(s, p, [&] { ProjectView(s, p); });
 }
 
@@ -348,7 +348,7 @@ absl::StatusOr<int> ProjectsShow(Session& s) {
   cv1::GetProjectRequest r;
   r.set_name(WithPrefix("projects/", *id));
   cv1::Project p;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetProject, r, &p));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetProject, r, &p));
   return Print(s, p, [&] { ProjectView(s, p); });
 }
 
@@ -363,7 +363,7 @@ absl::StatusOr<int> ProjectsList(Session& s) {
   r.set_page_size(size);
   r.set_page_token(s.args.GetOr("page-token", ""));
   cv1::ListProjectsResponse resp;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::ListProjects, r, &resp));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::ListProjects, r, &resp));
   return Print(s, resp, [&] {
     std::vector<std::vector<std::string>> rows = {{"NAME", "TITLE", "STATE", "LEAD", "END"}};
     for (const auto& p : resp.projects()) {
@@ -384,7 +384,7 @@ absl::StatusOr<int> ProjectsApprove(Session& s) {
   r.set_name(WithPrefix("projects/", *id));
   r.set_comment(s.args.GetOr("comment", ""));
   cv1::Project p;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::ApproveProject, r, &p));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::ApproveProject, r, &p));
   return Print(s, p, [&] { ProjectView(s, p); });
 }
 
@@ -395,7 +395,7 @@ absl::StatusOr<int> ProjectsSuspend(Session& s) {
   r.set_name(WithPrefix("projects/", *id));
   r.set_reason(s.args.GetOr("reason", ""));
   cv1::Project p;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::SuspendProject, r, &p));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::SuspendProject, r, &p));
   return Print(s, p, [&] { ProjectView(s, p); });
 }
 
@@ -406,7 +406,7 @@ absl::StatusOr<int> ProjectsClose(Session& s) {
   r.set_name(WithPrefix("projects/", *id));
   r.set_reason(s.args.GetOr("reason", ""));
   cv1::Project p;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::CloseProject, r, &p));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::CloseProject, r, &p));
   return Print(s, p, [&] { ProjectView(s, p); });
 }
 
@@ -420,12 +420,12 @@ absl::StatusOr<int> ProjectsMember(Session& s, bool add) {
     cv1::AddProjectMemberRequest r;
     r.set_name(WithPrefix("projects/", *id));
     r.set_member(WithPrefix("users/", *user));
-    CLI_RETURN_IF_ERROR(s.Call(&Stub::AddProjectMember, r, &p));
+    CLI_RETURN_IF_ERROR(s.Call(&Client::AddProjectMember, r, &p));
   } else {
     cv1::RemoveProjectMemberRequest r;
     r.set_name(WithPrefix("projects/", *id));
     r.set_member(WithPrefix("users/", *user));
-    CLI_RETURN_IF_ERROR(s.Call(&Stub::RemoveProjectMember, r, &p));
+    CLI_RETURN_IF_ERROR(s.Call(&Client::RemoveProjectMember, r, &p));
   }
   return Print(s, p, [&] { ProjectView(s, p); });
 }
@@ -493,7 +493,7 @@ absl::StatusOr<int> UsersCreate(Session& s) {
   std::vector<std::string> mask;
   CLI_RETURN_IF_ERROR(UserFlags(s.args, r.mutable_user(), &mask));
   cv1::User u;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::CreateUser, r, &u));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::CreateUser, r, &u));
   return Print(s, u, [&] { UserView(s, u); });
 }
 
@@ -503,7 +503,7 @@ absl::StatusOr<int> UsersShow(Session& s) {
   cv1::GetUserRequest r;
   r.set_name(WithPrefix("users/", *id));
   cv1::User u;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetUser, r, &u));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetUser, r, &u));
   return Print(s, u, [&] { UserView(s, u); });
 }
 
@@ -514,7 +514,7 @@ absl::StatusOr<int> UsersList(Session& s) {
   r.set_page_size(size);
   r.set_page_token(s.args.GetOr("page-token", ""));
   cv1::ListUsersResponse resp;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::ListUsers, r, &resp));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::ListUsers, r, &resp));
   return Print(s, resp, [&] {
     std::vector<std::vector<std::string>> rows = {
         {"NAME", "DISPLAY NAME", "ROLES", "ACTIVE", "ACCREDITED UNTIL"}};
@@ -541,7 +541,7 @@ absl::StatusOr<int> UsersUpdate(Session& s) {
   if (mask.empty()) return UsageError("nothing to update: give at least one field flag");
   for (const auto& m : mask) r.add_update_mask(m);
   cv1::User u;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::UpdateUser, r, &u));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::UpdateUser, r, &u));
   return Print(s, u, [&] { UserView(s, u); });
 }
 
@@ -559,14 +559,14 @@ void FloorView(Session& s, const cv1::TrustFloor& f) {
 
 absl::StatusOr<int> FloorShow(Session& s) {
   cv1::TrustFloor f;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetTrustFloor, cv1::GetTrustFloorRequest(), &f));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetTrustFloor, cv1::GetTrustFloorRequest(), &f));
   return Print(s, f, [&] { FloorView(s, f); });
 }
 
 absl::StatusOr<int> FloorSet(Session& s) {
   // Start from the current floor so only the given fields change.
   cv1::TrustFloor current;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::GetTrustFloor, cv1::GetTrustFloorRequest(), &current));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::GetTrustFloor, cv1::GetTrustFloorRequest(), &current));
   cv1::SetTrustFloorRequest r;
   auto* d = r.mutable_floor()->mutable_settings();
   *d = current.settings();
@@ -580,7 +580,7 @@ absl::StatusOr<int> FloorSet(Session& s) {
   if (s.args.Has("epsilon-budget")) { CLI_RETURN_IF_ERROR(DoubleFlag(s.args, "epsilon-budget", &x)); d->set_epsilon_budget(x); }
   if (s.args.Has("epsilon-per-query")) { CLI_RETURN_IF_ERROR(DoubleFlag(s.args, "epsilon-per-query", &x)); d->set_epsilon_per_query(x); }
   cv1::TrustFloor f;
-  CLI_RETURN_IF_ERROR(s.Call(&Stub::SetTrustFloor, r, &f));
+  CLI_RETURN_IF_ERROR(s.Call(&Client::SetTrustFloor, r, &f));
   return Print(s, f, [&] { FloorView(s, f); });
 }
 

@@ -16,7 +16,7 @@ namespace datalab::cli {
 namespace {
 
 namespace qv1 = ::datalab::query::v1;
-using Stub = qv1::QueryService::Stub;
+using Client = qv1::QueryService::Stub;  // gRPC's generated client
 
 using QSession = GatewaySession<qv1::QueryService>;
 
@@ -90,7 +90,7 @@ absl::StatusOr<int> QueryCmd(QSession& s) {
   req.set_sql(sql);
   req.set_purpose(s.args.GetOr("purpose", ""));
   qv1::QueryResult r;
-  auto st = s.Call(&Stub::RunQuery, req, &r);
+  auto st = s.Call(&Client::RunQuery, req, &r);
   if (!st.ok()) return st;
   PrintResult(s, r);
   return kOk;
@@ -103,7 +103,7 @@ absl::StatusOr<int> HistoryCmd(QSession& s) {
   req.set_project(ProjectName(*project));
   req.set_page_size(100);
   qv1::ListQueryHistoryResponse resp;
-  auto st = s.Call(&Stub::ListQueryHistory, req, &resp);
+  auto st = s.Call(&Client::ListQueryHistory, req, &resp);
   if (!st.ok()) return st;
   if (s.args.Has("json")) {
     s.out << "[\n";
@@ -131,7 +131,7 @@ absl::StatusOr<int> ReleaseShow(QSession& s) {
   qv1::GetReleaseRequest req;
   req.set_name(s.args.positionals()[0]);
   qv1::QueryResult r;
-  auto st = s.Call(&Stub::GetRelease, req, &r);
+  auto st = s.Call(&Client::GetRelease, req, &r);
   if (!st.ok()) return st;
   PrintResult(s, r);
   return kOk;
@@ -143,7 +143,7 @@ absl::StatusOr<int> ReleaseExport(QSession& s) {
   req.set_name(s.args.positionals()[0]);
   req.set_format(s.args.Has("json") ? qv1::JSON : qv1::CSV);
   qv1::ExportReleaseResponse resp;
-  auto st = s.Call(&Stub::ExportRelease, req, &resp);
+  auto st = s.Call(&Client::ExportRelease, req, &resp);
   if (!st.ok()) return st;
   if (auto out = s.args.Get("out")) {
     std::ofstream f(*out, std::ios::binary);

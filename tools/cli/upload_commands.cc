@@ -31,7 +31,6 @@ namespace datalab::cli {
 namespace {
 
 namespace iv1 = ::datalab::ingestion::v1;
-using Stub = iv1::IngestionService::Stub;
 constexpr size_t kChunk = 1 << 20;
 
 std::string Json(const google::protobuf::Message& m) {
