@@ -431,6 +431,20 @@ TEST_F(IngestionTest, CatalogueOutageFailsTheJobWithoutLoading) {
   EXPECT_TRUE(versions_.committed().empty());
 }
 
+TEST_F(IngestionTest, ACommitWithoutAContentHashIsNotRegistered) {
+  // The catalogue, the job and the audit record carry the store's hash of
+  // the version: a store that answers without one fails the job rather
+  // than registering an empty hash.
+  const std::string data = File(3);
+  auto r = Send(data, Header(data));
+  ASSERT_THAT(r, IsOk());
+  versions_.SetOmitContentHash(true);
+  ingestion_->RunQueuedJobs();
+  EXPECT_EQ(JobOf(*r).state(), v1::Job::FAILED);
+  EXPECT_THAT(JobOf(*r).error(), HasSubstr("without its content hash"));
+  EXPECT_TRUE(catalogue_.registered().empty());
+}
+
 TEST_F(IngestionTest, CancelAQueuedJob) {
   const std::string data = File(3);
   auto r = Send(data, Header(data));

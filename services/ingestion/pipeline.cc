@@ -573,29 +573,25 @@ void RowPipeline::AppendRow() {
         rowbatch::StringColumnBuilder& b = *p.strings[cc.stored_index];
         if (cell.coded) {
           b.AppendCode(cell.code);  // the builder starts with the code list
-        } else if (cell.kind == Cell::kString) {
+        } else if (cell.kind == Cell::kMissing) {
+          b.AppendMissing();
+        } else {
+          // A number in a column stored as text (e.g. a numeric staff id
+          // that is pseudonymised) is stored as its canonical text.
+          std::string number;
+          if (cell.kind == Cell::kInt) number = std::to_string(cell.i);
+          if (cell.kind == Cell::kDouble) number = absl::StrCat(cell.d);
+          const std::string_view text = cell.kind == Cell::kString ? cell.text : number;
           if (cc.treatment == cv1::PSEUDONYMISE) {
             // Identifiers are mostly distinct: each row's is a new entry,
             // without a look-up (a repeat within the batch is pseudonymised
             // twice, to the same pseudonym). A raw identifier is kept only
             // in the batch's dictionary.
-            b.AppendEntry(cell.text);
-            std::fill(cell.s.begin(), cell.s.end(), '\0');
-          } else {
-            b.Append(cell.text);
-          }
-        } else if (cell.kind == Cell::kInt || cell.kind == Cell::kDouble) {
-          // A number in a column stored as text (e.g. a numeric staff id
-          // that is pseudonymised): its canonical text.
-          const std::string text =
-              cell.kind == Cell::kInt ? std::to_string(cell.i) : absl::StrCat(cell.d);
-          if (cc.treatment == cv1::PSEUDONYMISE) {
             b.AppendEntry(text);
+            std::fill(cell.s.begin(), cell.s.end(), '\0');
           } else {
             b.Append(text);
           }
-        } else {
-          b.AppendMissing();
         }
       }
     }

@@ -518,9 +518,12 @@ TEST(PipelineTest, TrustWideUploadsCountCellsAndPresentValuesPerSchool) {
   *f.schema.add_columns() = att8;
   const std::string data = absl::StrCat("upn,school_urn,att8\n", Upn(1), ",100001,50\n",
                                         Upn(2), ",100001,SUPP\n", Upn(3), ",100002,40\n",
-                                        Upn(4), ",100001,\n", Upn(5), ",100002,41\n");
+                                        Upn(4), ",100001,\n", Upn(5), ",100002,41\n",
+                                        // a row with a field missing: counted nowhere
+                                        Upn(6), ",100002\n");
   PipelineOptions o;
   o.school = "trust-wide";
+  o.policy = v1::QUARANTINE;
   auto r = RunPipeline(data, o, f);
   ASSERT_THAT(r->status, IsOk());
   const auto& stats = r->pipeline->column_stats();
@@ -531,6 +534,7 @@ TEST(PipelineTest, TrustWideUploadsCountCellsAndPresentValuesPerSchool) {
   EXPECT_EQ(stats[0].by_school.at("100001"), Counts(3, 3));
   EXPECT_EQ(stats[2].cells, 5);
   EXPECT_EQ(stats[2].present, 3);
+  EXPECT_EQ(stats[2].by_school.size(), 2u);  // no "trust-wide" slot for the short row
 }
 
 TEST(PipelineTest, MissingCellsAreMarkedInTheirRowsAndSurviveDroppedRows) {

@@ -165,7 +165,7 @@ class FakeWriter : public VersionWriter {
       }
     }
     r.set_distinct_subjects(static_cast<int64_t>(subjects.size()));
-    r.set_content_sha256(ContentHash(pending_.batches));
+    if (!store_->omit_content_hash_) r.set_content_sha256(ContentHash(pending_.batches));
     store_->committed_[pending_.spec.dataset_version()] = pending_;
     return r;
   }
@@ -206,6 +206,11 @@ absl::StatusOr<int32_t> FakeVersionStore::LatestStoredVersion(const std::string&
 void FakeVersionStore::SetFailing(bool failing) {
   absl::MutexLock l(&mu_);
   failing_ = failing;
+}
+
+void FakeVersionStore::SetOmitContentHash(bool omit) {
+  absl::MutexLock l(&mu_);
+  omit_content_hash_ = omit;
 }
 
 void FakeVersionStore::SetWriteHook(std::function<void()> hook) {

@@ -57,6 +57,8 @@ class FakeVersionStore : public VersionStore {
   absl::StatusOr<int32_t> LatestStoredVersion(const std::string& dataset) override;
   // Fails the next OpenWriter/Write/Commit with UNAVAILABLE while set.
   void SetFailing(bool failing);
+  // Commits answer without a content hash while set (a faulty store).
+  void SetOmitContentHash(bool omit);
   // Called at the start of every Write, outside the store's lock (a test
   // can stall a write there, or cancel the job).
   void SetWriteHook(std::function<void()> hook);
@@ -72,6 +74,7 @@ class FakeVersionStore : public VersionStore {
   friend class FakeWriter;
   mutable absl::Mutex mu_;
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  bool omit_content_hash_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Stored> committed_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> keys_ ABSL_GUARDED_BY(mu_);
   int commits_ ABSL_GUARDED_BY(mu_) = 0;
