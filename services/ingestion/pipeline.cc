@@ -576,21 +576,24 @@ void RowPipeline::AppendRow() {
         } else if (cell.kind == Cell::kMissing) {
           b.AppendMissing();
         } else {
-          // A number in a column stored as text (e.g. a numeric staff id
-          // that is pseudonymised) is stored as its canonical text.
-          std::string number;
-          if (cell.kind == Cell::kInt) number = std::to_string(cell.i);
-          if (cell.kind == Cell::kDouble) number = absl::StrCat(cell.d);
-          const std::string_view text = cell.kind == Cell::kString ? cell.text : number;
-          if (cc.treatment == cv1::PSEUDONYMISE) {
-            // Identifiers are mostly distinct: each row's is a new entry,
-            // without a look-up (a repeat within the batch is pseudonymised
-            // twice, to the same pseudonym). A raw identifier is kept only
-            // in the batch's dictionary.
-            b.AppendEntry(text);
-            std::fill(cell.s.begin(), cell.s.end(), '\0');
+          auto append = [&](std::string_view text) {
+            if (cc.treatment == cv1::PSEUDONYMISE) {
+              // Identifiers are mostly distinct: each row's is a new entry,
+              // without a look-up (a repeat within the batch is
+              // pseudonymised twice, to the same pseudonym). A raw
+              // identifier is kept only in the batch's dictionary.
+              b.AppendEntry(text);
+              std::fill(cell.s.begin(), cell.s.end(), '\0');
+            } else {
+              b.Append(text);
+            }
+          };
+          if (cell.kind == Cell::kString) {
+            append(cell.text);
           } else {
-            b.Append(text);
+            // A number in a column stored as text (e.g. a numeric staff id
+            // that is pseudonymised): its canonical text.
+            append(cell.kind == Cell::kInt ? std::to_string(cell.i) : absl::StrCat(cell.d));
           }
         }
       }
