@@ -97,7 +97,7 @@ struct AuditLogOptions {
   std::optional<crypto::Ed25519PrivateKey> signing_key;  // required
   TreeHeadWitness* witness = nullptr;               // optional (recommended)
   const Clock* clock = nullptr;                     // default: system clock
-  size_t group_commit_max = 256;
+  size_t group_commit_max = 2048;
   absl::Duration sign_interval = absl::ZeroDuration();  // zero: on demand only
   // Bounds on the work of one search page / one report.
   uint64_t max_search_scan = 100'000;

@@ -141,6 +141,41 @@ TEST_P(AuditStoreConformance, AppendAndReadBack) {
   EXPECT_THAT(seen, ElementsAre(2, 3, 4, 5));
 }
 
+TEST_P(AuditStoreConformance, LargeBatchesReadBackAcrossTheirChunks) {
+  // 600 then 10 leaves: in RocksDB, chunks of 256, 256, 88 and 10.
+  AppendLeaves(600);
+  AppendLeaves(10);
+  for (uint64_t i : {0, 255, 256, 511, 512, 599, 600, 609}) {
+    EXPECT_EQ(*store_->GetLeafHash(i), merkle::LeafHash("entry-" + std::to_string(i))) << i;
+  }
+  EXPECT_THAT(store_->GetLeafHash(610).status(), StatusIs(absl::StatusCode::kNotFound));
+  std::vector<uint64_t> seen;
+  ASSERT_THAT(store_->ScanEntries(250, 605, [&](const StoredEntry& e) {
+    EXPECT_EQ(*e.entry, "entry-" + std::to_string(e.index));
+    EXPECT_EQ(*e.leaf_hash, merkle::LeafHash(*e.entry));
+    seen.push_back(e.index);
+    return true;
+  }),
+              IsOk());
+  ASSERT_EQ(seen.size(), 355u);
+  for (size_t k = 0; k < seen.size(); ++k) EXPECT_EQ(seen[k], 250 + k);
+  // A visitor that stops is not called again.
+  int calls = 0;
+  ASSERT_THAT(store_->ScanEntries(0, 610, [&](const StoredEntry&) { return ++calls < 300; }), IsOk());
+  EXPECT_EQ(calls, 300);
+
+  // Pruning leaves in three chunks empties exactly those entries.
+  ASSERT_THAT(store_->Prune({{255, 1255, {}}, {256, 1256, {}}, {605, 1605, {}}}), IsOk());
+  ASSERT_THAT(store_->ScanEntries(254, 610, [&](const StoredEntry& e) {
+    const bool pruned = e.index == 255 || e.index == 256 || e.index == 605;
+    EXPECT_EQ(e.pruned, pruned) << e.index;
+    if (!pruned) EXPECT_EQ(*e.entry, "entry-" + std::to_string(e.index));
+    EXPECT_EQ(*e.leaf_hash, merkle::LeafHash("entry-" + std::to_string(e.index)));
+    return true;
+  }),
+              IsOk());
+}
+
 TEST_P(AuditStoreConformance, RefusesAppendAtTheWrongIndex) {
   AppendLeaves(2);
   AppendBatch b;

@@ -31,7 +31,7 @@
 ABSL_FLAG(std::string, dir, "/tmp", "directory for the temporary stores");
 ABSL_FLAG(int, threads, 32, "concurrent appenders");
 ABSL_FLAG(double, append_seconds, 5, "duration of the append phase");
-ABSL_FLAG(int, group_commit_max, 256, "most events per fsync");
+ABSL_FLAG(int, group_commit_max, 2048, "most events per fsync");
 ABSL_FLAG(int, events_per_call, 1, "events per Append call in the append phase");
 ABSL_FLAG(bool, memory, false, "append phase against the in-memory store (no fsync)");
 ABSL_FLAG(int64_t, entries, 1000000, "log size for the verify and proof phases");

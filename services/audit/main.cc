@@ -17,7 +17,7 @@
 ABSL_FLAG(std::string, signing_key, "",
           "PEM Ed25519 private key that signs tree heads (a mounted secret); required");
 ABSL_FLAG(int, sign_interval_seconds, 10, "sign a tree head this often when the log grew");
-ABSL_FLAG(int, group_commit_max, 256, "most events written per fsync");
+ABSL_FLAG(int, group_commit_max, 2048, "most events written per fsync");
 
 int main(int argc, char** argv) {
   using namespace datalab;

@@ -3,14 +3,19 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "common/status/status_macros.h"
+#include "services/audit/leaf_chunk.h"
 #include "services/audit/postings.h"
 
 namespace datalab::audit {
 namespace {
 
-constexpr char kEntries[] = "entries";
-constexpr char kHashes[] = "hashes";
+constexpr char kLeaves[] = "leaves";
+// The per-leaf layout before leaf chunks; converted at open.
+constexpr char kOldEntries[] = "entries";
+constexpr char kOldHashes[] = "hashes";
+constexpr uint64_t kConvertLeaves = 16 * kLeavesPerChunk;
 constexpr char kNodes[] = "nodes";
 constexpr char kIds[] = "ids";
 constexpr char kTimes[] = "times";
@@ -32,7 +37,6 @@ std::string NodeKey(const merkle::NodeId& id) {
   return k;
 }
 
-
 std::string_view HashView(const merkle::Hash& h) {
   return {reinterpret_cast<const char*>(h.data()), h.size()};
 }
@@ -47,7 +51,7 @@ absl::StatusOr<merkle::Hash> ToHash(std::string_view v, std::string_view what) {
 }  // namespace
 
 std::vector<std::string> RocksDbAuditStore::ColumnFamilies() {
-  return {kEntries, kHashes, kNodes, kIds, kTimes, kTerms, kHeads, kMeta};
+  return {kLeaves, kNodes, kIds, kTimes, kTerms, kHeads, kMeta};
 }
 
 absl::StatusOr<std::unique_ptr<RocksDbAuditStore>> RocksDbAuditStore::Open(
@@ -56,10 +60,77 @@ absl::StatusOr<std::unique_ptr<RocksDbAuditStore>> RocksDbAuditStore::Open(
   o.path = path;
   o.column_families = ColumnFamilies();
   o.sync_writes = true;
-  o.ascending_key_families = {kEntries, kHashes, kNodes, kTimes};
+  o.ascending_key_families = {kLeaves, kNodes, kTimes};
   o.point_lookup_families = {kIds};
   ASSIGN_OR_RETURN(auto kv, storage::KvStore::Open(o));
-  return std::unique_ptr<RocksDbAuditStore>(new RocksDbAuditStore(std::move(kv)));
+  auto store = std::unique_ptr<RocksDbAuditStore>(new RocksDbAuditStore(std::move(kv)));
+  RETURN_IF_ERROR(store->ConvertPerLeafRecords());
+  return store;
+}
+
+absl::Status RocksDbAuditStore::ConvertPerLeafRecords() {
+  // Stores written before leaf chunks have one record per leaf in "entries"
+  // and "hashes" (KvStore opens column families it finds on disk).
+  auto eh = kv_->Handle(kOldEntries);
+  auto hh = kv_->Handle(kOldHashes);
+  if (!eh.ok() || !hh.ok()) return absl::OkStatus();
+  rocksdb::DB* db = kv_->raw();
+  uint64_t total = 0;
+  while (true) {
+    // One atomic, fsynced batch per round: chunks for up to kConvertLeaves
+    // old leaves and the deletion of exactly those leaves' old records, so a
+    // crash between rounds leaves each leaf in exactly one layout and the
+    // next start carries on.
+    std::unique_ptr<rocksdb::Iterator> e(db->NewIterator(rocksdb::ReadOptions(), *eh));
+    std::unique_ptr<rocksdb::Iterator> h(db->NewIterator(rocksdb::ReadOptions(), *hh));
+    e->SeekToFirst();
+    h->SeekToFirst();
+    storage::WriteBatch wb(kv_.get());
+    LeafChunkWriter chunk(kLeavesPerChunk);
+    uint64_t chunk_first = 0, next = 0, converted = 0, first = UINT64_MAX;
+    auto flush = [&] {
+      if (chunk.size() > 0) wb.Put(kLeaves, Be64(chunk_first), chunk.Finish());
+    };
+    while ((e->Valid() || h->Valid()) && converted < kConvertLeaves) {
+      if (e->Valid() && e->key().size() != 8) return absl::DataLossError(
+          "audit store: a record in the old \"entries\" family has a malformed key; not converted");
+      if (h->Valid() && h->key().size() != 8) return absl::DataLossError(
+          "audit store: a record in the old \"hashes\" family has a malformed key; not converted");
+      const uint64_t ei = e->Valid() ? ReadBe64(e->key().ToStringView()) : UINT64_MAX;
+      const uint64_t hi = h->Valid() ? ReadBe64(h->key().ToStringView()) : UINT64_MAX;
+      if (ei != hi) {
+        return absl::DataLossError(absl::StrCat(
+            "audit store: leaf ", std::min(ei, hi), " has ", ei < hi ? "an entry but no leaf hash"
+                                                                     : "a leaf hash but no entry",
+            " in the old per-leaf layout; the store was not converted. Verify an export made "
+            "with the previous release before restoring from backup"));
+      }
+      ASSIGN_OR_RETURN(merkle::Hash hash, ToHash(h->value().ToStringView(), "leaf hash"));
+      if (ei != next || chunk.size() == kLeavesPerChunk) flush();
+      if (chunk.size() == 0) chunk_first = ei;
+      chunk.Add(hash, e->value().ToStringView());
+      first = std::min(first, ei);
+      next = ei + 1;
+      ++converted;
+      e->Next();
+      h->Next();
+    }
+    if (!e->status().ok()) return storage::ToAbslStatus(e->status(), "reading old entries");
+    if (!h->status().ok()) return storage::ToAbslStatus(h->status(), "reading old leaf hashes");
+    if (converted == 0) {
+      if (total > 0) {
+        log::Info("audit store: converted to leaf chunks", {{"leaves", std::to_string(total)}});
+      }
+      return absl::OkStatus();
+    }
+    if (total == 0) log::Info("audit store: converting per-leaf records to leaf chunks", {});
+    flush();
+    wb.DeleteRange(kOldEntries, Be64(first), Be64(next));
+    wb.DeleteRange(kOldHashes, Be64(first), Be64(next));
+    RETURN_IF_ERROR(wb.status());
+    RETURN_IF_ERROR(kv_->WriteSync(wb));
+    total += converted;
+  }
 }
 
 absl::Status RocksDbAuditStore::Append(const AppendBatch& batch) {
@@ -70,22 +141,63 @@ absl::Status RocksDbAuditStore::Append(const AppendBatch& batch) {
         "append at index ", batch.first_index, " but the log has ", state.size, " entries"));
   }
   storage::WriteBatch wb(kv_.get());
-  uint64_t i = batch.first_index;
-  for (const LeafRecord& leaf : batch.leaves) {
-    std::string key = Be64(i);
-    wb.Put(kEntries, key, leaf.entry);
-    wb.Put(kHashes, key, HashView(leaf.leaf_hash));
-    wb.Put(kIds, leaf.event_id, key);
-    ++i;
+  const size_t n = batch.leaves.size();
+  for (size_t k = 0; k < n; k += kLeavesPerChunk) {
+    const size_t end = std::min(n, k + kLeavesPerChunk);
+    LeafChunkWriter chunk(static_cast<uint32_t>(end - k));
+    for (size_t j = k; j < end; ++j) {
+      const LeafRecord& leaf = batch.leaves[j];
+      chunk.Add(leaf.leaf_hash, leaf.entry);
+      wb.Put(kIds, leaf.event_id, Be64(batch.first_index + j));
+    }
+    wb.Put(kLeaves, Be64(batch.first_index + k), chunk.Finish());
   }
   for (const auto& [id, hash] : batch.nodes) wb.Put(kNodes, NodeKey(id), HashView(hash));
-  std::string st = Be64(i);
+  std::string st = Be64(batch.first_index + n);
   for (const merkle::Hash& h : batch.frontier) st.append(HashView(h));
   wb.Put(kMeta, kTreeStateKey, st);
   RETURN_IF_ERROR(wb.status());
   return kv_->WriteSync(wb);
 }
 
+absl::Status RocksDbAuditStore::VisitChunks(
+    uint64_t begin, uint64_t end,
+    const std::function<bool(uint64_t first, uint64_t limit, std::string_view record)>& visit)
+    const {
+  if (begin >= end) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto* handle, kv_->Handle(kLeaves));
+  rocksdb::DB* db = const_cast<storage::KvStore&>(*kv_).raw();
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handle));
+  // The chunk holding `begin` is the one with the greatest key <= begin.
+  it->SeekForPrev(Be64(begin));
+  while (it->Valid() && it->key().size() != 8) it->Prev();
+  if (!it->Valid()) it->Seek(Be64(begin));
+  while (true) {
+    // Keys that are not be64 indexes are not the store's: skip them.
+    while (it->Valid() && it->key().size() != 8) it->Next();
+    if (!it->Valid()) break;
+    const uint64_t first = ReadBe64(it->key().ToStringView());
+    if (first >= end) break;
+    const std::string_view value = it->value().ToStringView();
+    const uint64_t lo = std::max(first, begin);
+    const uint64_t hi = std::min<uint64_t>(end, first + LeafChunkReader(value).size());
+    if (hi <= lo + 1) {
+      // At most one leaf wanted (a point read): no later chunk can start at
+      // or before it, so the record is visited in place, without a copy.
+      if (!visit(first, UINT64_MAX, value)) break;
+      it->Next();
+      continue;
+    }
+    // The next chunk's key bounds this one; reading it moves the iterator,
+    // which invalidates `value`.
+    std::string record(value);
+    it->Next();
+    while (it->Valid() && it->key().size() != 8) it->Next();
+    const uint64_t limit = it->Valid() ? ReadBe64(it->key().ToStringView()) : UINT64_MAX;
+    if (!visit(first, limit, record)) break;
+  }
+  return storage::ToAbslStatus(it->status(), "scan leaf chunks");
+}
 absl::StatusOr<TreeState> RocksDbAuditStore::LoadTreeState() const {
   auto v = kv_->Get(kMeta, kTreeStateKey);
   if (absl::IsNotFound(v.status())) return TreeState{};
@@ -112,12 +224,16 @@ absl::StatusOr<std::optional<uint64_t>> RocksDbAuditStore::FindEventId(
 }
 
 absl::StatusOr<merkle::Hash> RocksDbAuditStore::GetLeafHash(uint64_t index) const {
-  auto v = kv_->Get(kHashes, Be64(index));
-  if (absl::IsNotFound(v.status())) {
-    return absl::NotFoundError(absl::StrCat("no leaf hash at index ", index));
-  }
-  if (!v.ok()) return v.status();
-  return ToHash(*v, "leaf hash");
+  std::optional<merkle::Hash> found;
+  RETURN_IF_ERROR(VisitChunks(index, index + 1, [&](uint64_t first, uint64_t, std::string_view record) {
+    LeafChunkReader chunk(record);
+    if (first <= index && index - first < chunk.size()) {
+      found = chunk.LeafHash(static_cast<uint32_t>(index - first));
+    }
+    return false;
+  }));
+  if (!found.has_value()) return absl::NotFoundError(absl::StrCat("no leaf hash at index ", index));
+  return *found;
 }
 
 absl::StatusOr<std::optional<merkle::Hash>> RocksDbAuditStore::GetNode(
@@ -131,51 +247,26 @@ absl::StatusOr<std::optional<merkle::Hash>> RocksDbAuditStore::GetNode(
 
 absl::Status RocksDbAuditStore::ScanEntries(
     uint64_t begin, uint64_t end, const std::function<bool(const StoredEntry&)>& visit) const {
-  if (begin >= end) return absl::OkStatus();
-  ASSIGN_OR_RETURN(auto* eh, kv_->Handle(kEntries));
-  ASSIGN_OR_RETURN(auto* hh, kv_->Handle(kHashes));
-  rocksdb::DB* db = const_cast<storage::KvStore&>(*kv_).raw();
-  // One snapshot for both iterators so a concurrent append is seen whole or
-  // not at all.
-  const rocksdb::Snapshot* snap = db->GetSnapshot();
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snap;
-  std::string upper = Be64(end);
-  rocksdb::Slice upper_slice(upper);
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> e(db->NewIterator(ro, eh));
-  std::unique_ptr<rocksdb::Iterator> h(db->NewIterator(ro, hh));
-  std::string start = Be64(begin);
-  e->Seek(start);
-  h->Seek(start);
-  absl::Status status;
-  while (true) {
-    uint64_t ei = (e->Valid() && e->key().size() == 8) ? ReadBe64(e->key().ToStringView()) : UINT64_MAX;
-    uint64_t hi = (h->Valid() && h->key().size() == 8) ? ReadBe64(h->key().ToStringView()) : UINT64_MAX;
-    if (e->Valid() && e->key().size() != 8) { e->Next(); continue; }
-    if (h->Valid() && h->key().size() != 8) { h->Next(); continue; }
-    uint64_t i = std::min(ei, hi);
-    if (i == UINT64_MAX) break;
-    StoredEntry s;
-    s.index = i;
-    if (ei == i) {
-      s.entry = e->value().ToString();
-      s.pruned = s.entry->empty();
-      e->Next();
+  return VisitChunks(begin, end, [&](uint64_t first, uint64_t limit, std::string_view record) {
+    LeafChunkReader chunk(record);
+    // A chunk's leaves end where the next chunk begins (a record inserted
+    // over them hides them; the verifier then reports them missing).
+    const uint64_t stop = std::min({end, limit, first + chunk.size()});
+    LeafChunkReader::Entry e;
+    bool readable = true;
+    for (uint64_t i = first; i < std::min(begin, stop) && readable; ++i) readable = chunk.Next(&e);
+    for (uint64_t i = std::max(first, begin); i < stop; ++i) {
+      StoredEntry s;
+      s.index = i;
+      s.leaf_hash = chunk.LeafHash(static_cast<uint32_t>(i - first));
+      if (readable && (readable = chunk.Next(&e))) {
+        s.entry = std::string(e.bytes);
+        s.pruned = e.pruned;
+      }
+      if (!visit(s)) return false;
     }
-    if (hi == i) {
-      auto hash = ToHash(h->value().ToStringView(), "leaf hash");
-      if (hash.ok()) s.leaf_hash = *hash;  // a malformed hash reads as missing
-      h->Next();
-    }
-    if (!visit(s)) break;
-  }
-  if (!e->status().ok()) status = storage::ToAbslStatus(e->status(), "scan entries");
-  if (status.ok() && !h->status().ok()) status = storage::ToAbslStatus(h->status(), "scan hashes");
-  e.reset();
-  h.reset();
-  db->ReleaseSnapshot(snap);
-  return status;
+    return true;
+  });
 }
 
 absl::Status RocksDbAuditStore::ScanTerm(std::string_view term, uint64_t from_index,
@@ -207,9 +298,41 @@ absl::Status RocksDbAuditStore::ScanTimes(
 absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
   if (items.empty()) return absl::OkStatus();
   storage::WriteBatch wb(kv_.get());
+  std::vector<uint64_t> pruned;
   for (const IndexRecord& p : items) {
-    wb.Put(kEntries, Be64(p.index), "");
+    pruned.push_back(p.index);
     wb.Delete(kTimes, TimeKey(p.time_unix_ms, p.index));
+  }
+  std::sort(pruned.begin(), pruned.end());
+  pruned.erase(std::unique(pruned.begin(), pruned.end()), pruned.end());
+  size_t found = 0;
+  // Rewrite every chunk holding a pruned leaf: same hashes, the pruned
+  // entries emptied.
+  absl::Status damaged;
+  RETURN_IF_ERROR(VisitChunks(
+      pruned.front(), pruned.back() + 1, [&](uint64_t first, uint64_t limit, std::string_view record) {
+        LeafChunkReader chunk(record);
+        const uint64_t stop = std::min(limit, first + chunk.size());
+        auto from = std::lower_bound(pruned.begin(), pruned.end(), first);
+        if (from == pruned.end() || *from >= stop) return true;
+        found += static_cast<size_t>(std::lower_bound(from, pruned.end(), stop) - from);
+        LeafChunkWriter out(chunk.size());
+        LeafChunkReader::Entry e;
+        for (uint32_t k = 0; k < chunk.size(); ++k) {
+          if (!chunk.Next(&e)) {
+            damaged = absl::DataLossError(absl::StrCat(
+                "stored leaf chunk at ", first, " is damaged; nothing was pruned"));
+            return false;
+          }
+          const bool prune = first + k < stop && std::binary_search(from, pruned.end(), first + k);
+          out.Add(chunk.LeafHash(k), prune ? std::string_view() : e.bytes);
+        }
+        wb.Put(kLeaves, Be64(first), out.Finish());
+        return true;
+      }));
+  RETURN_IF_ERROR(damaged);
+  if (found != pruned.size()) {
+    return absl::DataLossError("a leaf to prune is missing from the store; nothing was pruned");
   }
   for (const auto& [term, gone] : GroupByTerm(items)) {
     std::vector<uint64_t> drop = gone;

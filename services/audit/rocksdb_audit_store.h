@@ -1,8 +1,9 @@
 // AuditStore on RocksDB (common/storage KvStore), every write fsynced.
 //
 // Column families and keys (README.md "Storage layout"):
-//   entries    be64(index)                -> serialized AuditEvent ("" = pruned)
-//   hashes     be64(index)                -> 32-byte leaf hash
+//   leaves     be64(first index)          -> a chunk of up to 256 consecutive
+//                                            leaves: hashes and entries
+//                                            (leaf_chunk.h; "" entry = pruned)
 //   nodes      u8(level) be64(index)      -> 32-byte perfect-subtree hash
 //   ids        event_id                   -> be64(index)
 //   times      be64(time ^ 2^63) be64(i)  -> ""
@@ -10,7 +11,10 @@
 //   tree_heads be64(tree_size)            -> EncodeTreeHead()
 //   meta       "tree_state"               -> be64(size) || frontier hashes
 //              "indexed_through"          -> be64(n): times/terms complete below n
-// An append is one WriteBatch (entries, hashes, nodes, ids, tree_state)
+// The leaf at index i is in the chunk with the greatest key <= i, if that
+// chunk is long enough. Stores written before chunks (one "entries" and one
+// "hashes" record per leaf) are converted when opened.
+// An append is one WriteBatch (leaf chunks, nodes, ids, tree_state)
 // written with sync=true, so "acknowledged" means in the fsynced WAL. The
 // times/terms index is written afterwards without sync (WriteIndex).
 //
@@ -61,6 +65,16 @@ class RocksDbAuditStore : public AuditStore {
 
  private:
   explicit RocksDbAuditStore(std::unique_ptr<storage::KvStore> kv) : kv_(std::move(kv)) {}
+  // Rewrites a per-leaf store as chunks, in atomic rounds (see Open).
+  absl::Status ConvertPerLeafRecords();
+  // Visits, in key order, each chunk that may hold leaves in [begin, end):
+  // its first index, the next chunk's first index (UINT64_MAX if none; the
+  // chunk's leaves stop there) and its record. The visitor returns false to
+  // stop.
+  absl::Status VisitChunks(
+      uint64_t begin, uint64_t end,
+      const std::function<bool(uint64_t first, uint64_t limit, std::string_view record)>& visit)
+      const;
   std::unique_ptr<storage::KvStore> kv_;
 };
 

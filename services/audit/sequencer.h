@@ -77,7 +77,7 @@ class Sequencer {
   struct Options {
     AuditStore* store = nullptr;  // required; must outlive the sequencer
     const Clock* clock = nullptr;  // required
-    size_t group_commit_max = 256;
+    size_t group_commit_max = 2048;
   };
 
   // Loads the tree state from the store and starts the writer thread.

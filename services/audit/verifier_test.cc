@@ -3,6 +3,9 @@
 // verification to fail at the right entry.
 #include "services/audit/verifier.h"
 
+#include <functional>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include "common/storage/kv_store.h"
@@ -11,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_log.h"
+#include "services/audit/leaf_chunk.h"
 #include "services/audit/rocksdb_audit_store.h"
 
 namespace datalab::audit {
@@ -56,9 +60,49 @@ VerifyReport Verify(const std::string& jsonl) {
   return VerifyJsonLines(ss);
 }
 
+// One leaf as an attacker with disk access sees it: its stored hash and its
+// entry (nullopt: the entry's bytes are gone, not pruned).
+struct RawLeaf {
+  merkle::Hash hash{};
+  std::optional<std::string> entry;
+};
+using RawLeaves = std::map<uint64_t, RawLeaf>;
+
+// Rewrites the store's "leaves" family to hold exactly `leaves`, as an
+// attacker would: consecutive leaves share chunks, and a leaf without its
+// entry gets a chunk of its own whose entries are cut off.
+void WriteRawLeaves(storage::KvStore& kv, const RawLeaves& leaves) {
+  ASSERT_THAT(kv.Scan("leaves", "", [&](std::string_view key, std::string_view) {
+    EXPECT_THAT(kv.Delete("leaves", key), IsOk());
+    return true;
+  }),
+              IsOk());
+  LeafChunkWriter chunk(kLeavesPerChunk);
+  uint64_t first = 0, next = 0;
+  auto flush = [&] {
+    if (chunk.size() > 0) ASSERT_THAT(kv.Put("leaves", Be64(first), chunk.Finish()), IsOk());
+  };
+  for (const auto& [i, leaf] : leaves) {
+    if (i != next || chunk.size() == kLeavesPerChunk || !leaf.entry.has_value()) flush();
+    next = i + 1;
+    if (!leaf.entry.has_value()) {
+      chunk.Add(leaf.hash, "x");
+      std::string record = chunk.Finish();
+      record.resize(record.size() - 2);  // drop the entry's tag and byte
+      ASSERT_THAT(kv.Put("leaves", Be64(i), record), IsOk());
+      next = UINT64_MAX;  // the next leaf starts a new chunk
+      continue;
+    }
+    if (chunk.size() == 0) first = i;
+    chunk.Add(leaf.hash, *leaf.entry);
+  }
+  flush();
+}
+
 class TamperTest : public ::testing::Test {
  protected:
-  // 50 events, heads signed at sizes 20 and 50.
+  // 50 events appended in two groups (so two multi-leaf chunks, [0, 20) and
+  // [20, 50)), heads signed at sizes 20 and 50.
   void SetUp() override {
     auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
     ASSERT_THAT(store, IsOk());
@@ -69,19 +113,20 @@ class TamperTest : public ::testing::Test {
     o.clock = &clock;
     auto log = AuditLog::Create(std::move(o));
     ASSERT_THAT(log, IsOk());
+    std::vector<AuditEvent> group;
     for (int i = 0; i < 50; ++i) {
       AuditEvent e;
       e.set_event_id("e" + std::to_string(i));
       e.set_action("query.run");
       e.mutable_actor()->set_subject("users/u" + std::to_string(i % 4));
-      std::vector<AuditEvent> v{e};
-      ASSERT_THAT((*log)->Append(v), IsOk());
-      if (i == 19) {
+      group.push_back(e);
+      if (i == 19 || i == 49) {
+        ASSERT_THAT((*log)->Append(group), IsOk());
+        group.clear();
+        clock.Advance(10);
         ASSERT_THAT((*log)->SignTreeHead(), IsOk());
       }
     }
-    clock.Advance(10);
-    ASSERT_THAT((*log)->SignTreeHead(), IsOk());
   }
 
   std::unique_ptr<storage::KvStore> OpenRaw() {
@@ -91,6 +136,25 @@ class TamperTest : public ::testing::Test {
     auto kv = storage::KvStore::Open(o);
     EXPECT_THAT(kv, IsOk());
     return std::move(*kv);
+  }
+
+  // Reads every leaf through the store, lets `edit` change them, and writes
+  // them back underneath the store.
+  void EditLeaves(const std::function<void(RawLeaves&)>& edit) {
+    RawLeaves leaves;
+    {
+      auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+      ASSERT_THAT(store, IsOk());
+      ASSERT_THAT((*store)->ScanEntries(0, UINT64_MAX, [&](const StoredEntry& e) {
+        leaves[e.index] = {*e.leaf_hash, e.entry};
+        return true;
+      }),
+                  IsOk());
+    }
+    ASSERT_EQ(leaves.size(), 50u);
+    edit(leaves);
+    auto kv = OpenRaw();
+    WriteRawLeaves(*kv, leaves);
   }
 
   VerifyReport ExportAndVerify() {
@@ -111,27 +175,28 @@ TEST_F(TamperTest, UntouchedStoreVerifies) {
   EXPECT_THAT(FormatReport(r), HasSubstr("OK: 50 entries"));
 }
 
+TEST_F(TamperTest, RewritingTheLeavesUnchangedStillVerifies) {
+  // The editor itself changes nothing: every test below fails for its edit.
+  EditLeaves([](RawLeaves&) {});
+  VerifyReport r = ExportAndVerify();
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.entries, 50u);
+}
+
 TEST_F(TamperTest, ChangedEntryFailsAtItsIndex) {
-  {
-    auto kv = OpenRaw();
-    auto bytes = kv->Get("entries", Be64(30));
-    ASSERT_THAT(bytes, IsOk());
+  EditLeaves([](RawLeaves& leaves) {
     AuditEvent e;
-    ASSERT_TRUE(e.ParseFromString(*bytes));
+    ASSERT_TRUE(e.ParseFromString(*leaves[30].entry));
     e.set_action("query.nothing_to_see");
-    ASSERT_THAT(kv->Put("entries", Be64(30), e.SerializeAsString()), IsOk());
-  }
+    leaves[30].entry = e.SerializeAsString();
+  });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 30);
 }
 
 TEST_F(TamperTest, DeletedEntryFailsAtItsIndex) {
-  {
-    auto kv = OpenRaw();
-    ASSERT_THAT(kv->Delete("entries", Be64(30)), IsOk());
-    ASSERT_THAT(kv->Delete("hashes", Be64(30)), IsOk());
-  }
+  EditLeaves([](RawLeaves& leaves) { leaves.erase(30); });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 30);
@@ -139,54 +204,39 @@ TEST_F(TamperTest, DeletedEntryFailsAtItsIndex) {
 }
 
 TEST_F(TamperTest, DeletedBodyIsNotMistakenForPruning) {
-  {
-    auto kv = OpenRaw();
-    ASSERT_THAT(kv->Delete("entries", Be64(7)), IsOk());
-  }
+  EditLeaves([](RawLeaves& leaves) { leaves[7].entry.reset(); });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 7);
 }
 
 TEST_F(TamperTest, ReorderedEntriesFailAtTheFirstMovedIndex) {
-  {
-    auto kv = OpenRaw();
-    auto a = kv->Get("entries", Be64(12));
-    auto b = kv->Get("entries", Be64(31));
-    ASSERT_THAT(a, IsOk());
-    ASSERT_THAT(b, IsOk());
-    ASSERT_THAT(kv->Put("entries", Be64(12), *b), IsOk());
-    ASSERT_THAT(kv->Put("entries", Be64(31), *a), IsOk());
-  }
+  EditLeaves([](RawLeaves& leaves) { std::swap(leaves[12].entry, leaves[31].entry); });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 12);
 }
 
-// Shifts entries [at, 50) up by one and writes `bytes` at `at`, rewriting
-// leaf hashes as well when `with_hashes`.
-void InsertEntry(storage::KvStore& kv, uint64_t at, const std::string& bytes, bool with_hashes) {
-  for (uint64_t i = 50; i-- > at;) {
-    ASSERT_THAT(kv.Put("entries", Be64(i + 1), *kv.Get("entries", Be64(i))), IsOk());
-    if (with_hashes) {
-      ASSERT_THAT(kv.Put("hashes", Be64(i + 1), *kv.Get("hashes", Be64(i))), IsOk());
-    }
+// Shifts entries [at, 50) up by one and puts `bytes` at `at`, shifting the
+// leaf hashes as well when `with_hashes` (the new last leaf otherwise gets
+// the hash of its entry, so only the shifted entries disagree).
+void InsertEntry(RawLeaves& leaves, uint64_t at, const std::string& bytes, bool with_hashes) {
+  leaves[50] = {merkle::LeafHash(*leaves[49].entry), leaves[49].entry};
+  for (uint64_t i = 49; i > at; --i) {
+    leaves[i].entry = leaves[i - 1].entry;
+    if (with_hashes) leaves[i].hash = leaves[i - 1].hash;
   }
-  ASSERT_THAT(kv.Put("entries", Be64(at), bytes), IsOk());
-  if (with_hashes) {
-    merkle::Hash h = merkle::LeafHash(bytes);
-    ASSERT_THAT(kv.Put("hashes", Be64(at), std::string(h.begin(), h.end())), IsOk());
-  }
+  leaves[at].entry = bytes;
+  if (with_hashes) leaves[at].hash = merkle::LeafHash(bytes);
 }
 
 TEST_F(TamperTest, InsertedEntryFailsAtItsIndex) {
   AuditEvent forged;
   forged.set_event_id("forged");
   forged.set_action("query.run");
-  {
-    auto kv = OpenRaw();
-    InsertEntry(*kv, 25, forged.SerializeAsString(), /*with_hashes=*/false);
-  }
+  EditLeaves([&](RawLeaves& leaves) {
+    InsertEntry(leaves, 25, forged.SerializeAsString(), /*with_hashes=*/false);
+  });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 25);
@@ -195,10 +245,9 @@ TEST_F(TamperTest, InsertedEntryFailsAtItsIndex) {
 TEST_F(TamperTest, InsertWithRewrittenHashesIsCaughtByTheSignedHead) {
   AuditEvent forged;
   forged.set_event_id("forged");
-  {
-    auto kv = OpenRaw();
-    InsertEntry(*kv, 25, forged.SerializeAsString(), /*with_hashes=*/true);
-  }
+  EditLeaves([&](RawLeaves& leaves) {
+    InsertEntry(leaves, 25, forged.SerializeAsString(), /*with_hashes=*/true);
+  });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   // Entry and hash agree, so only the head of size 50 can tell: the bad
@@ -209,16 +258,70 @@ TEST_F(TamperTest, InsertWithRewrittenHashesIsCaughtByTheSignedHead) {
 }
 
 TEST_F(TamperTest, TruncatedLogFailsAtTheFirstMissingEntry) {
-  {
-    auto kv = OpenRaw();
-    for (uint64_t i = 45; i < 50; ++i) {
-      ASSERT_THAT(kv->Delete("entries", Be64(i)), IsOk());
-      ASSERT_THAT(kv->Delete("hashes", Be64(i)), IsOk());
-    }
-  }
+  EditLeaves([](RawLeaves& leaves) {
+    for (uint64_t i = 45; i < 50; ++i) leaves.erase(i);
+  });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 45);
+}
+
+TEST_F(TamperTest, DamagedChunkHeaderFailsAtItsFirstLeaf) {
+  {
+    auto kv = OpenRaw();
+    auto record = kv->Get("leaves", Be64(20));
+    ASSERT_THAT(record, IsOk());
+    (*record)[0] ^= 0x7f;  // the version byte
+    ASSERT_THAT(kv->Put("leaves", Be64(20), *record), IsOk());
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 20);
+}
+
+TEST_F(TamperTest, DamagedEntryLengthFailsNoLaterThanItsLeaf) {
+  // A changed length misaligns the entries that follow in the chunk: leaf
+  // 20's entry (the chunk's first) is read wrong or not at all.
+  {
+    auto kv = OpenRaw();
+    auto record = kv->Get("leaves", Be64(20));
+    ASSERT_THAT(record, IsOk());
+    const size_t first_tag = 2 + 30 * 32;  // version, n (one byte), 30 hashes
+    (*record)[first_tag] = static_cast<char>((*record)[first_tag] + 5);
+    ASSERT_THAT(kv->Put("leaves", Be64(20), *record), IsOk());
+  }
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 20);
+}
+
+TEST_F(TamperTest, ChunkWrittenOverAnotherHidesItsLeaves) {
+  // A one-leaf chunk forged at 25 ends the chunk at 20 there: leaves 26-49
+  // are then missing. The forgery agrees with its own hash, so the first
+  // missing leaf is where verification fails.
+  AuditEvent forged;
+  forged.set_event_id("forged");
+  {
+    auto kv = OpenRaw();
+    LeafChunkWriter chunk(1);
+    chunk.Add(merkle::LeafHash(forged.SerializeAsString()), forged.SerializeAsString());
+    ASSERT_THAT(kv->Put("leaves", Be64(25), chunk.Finish()), IsOk());
+  }
+  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  std::vector<uint64_t> seen;
+  ASSERT_THAT((*store)->ScanEntries(20, 50, [&](const StoredEntry& e) {
+    seen.push_back(e.index);
+    return true;
+  }),
+              IsOk());
+  EXPECT_EQ(seen.size(), 6u);  // 20..25
+  EXPECT_EQ(seen.back(), 25u);
+  store->reset();
+  VerifyReport r = ExportAndVerify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 26);
+  EXPECT_THAT(r.error, HasSubstr("missing"));
 }
 
 TEST_F(TamperTest, ForgedHeadFailsItsSignature) {

@@ -1,0 +1,185 @@
+// What only the RocksDB store has: the leaf-chunk record format and the
+// conversion of stores written before it (one record per leaf). The
+// behaviour both stores share is in audit_store_conformance_test.cc.
+#include "services/audit/rocksdb_audit_store.h"
+
+#include <string>
+#include <vector>
+
+#include "common/storage/kv_store.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/audit/leaf_chunk.h"
+#include "services/audit/merkle/compact_range.h"
+
+namespace datalab::audit {
+namespace {
+
+using ::datalab::testing::IsOk;
+using ::datalab::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::string Be64(uint64_t v) {
+  std::string s;
+  AppendBe64(s, v);
+  return s;
+}
+
+std::string Entry(uint64_t i) { return "entry-" + std::string(i % 300, 'x') + std::to_string(i); }
+
+TEST(LeafChunkTest, RoundTripsHashesEntriesAndPrunedMarkers) {
+  LeafChunkWriter w(3);
+  w.Add(merkle::LeafHash("a"), "a");
+  w.Add(merkle::LeafHash("b"), "");  // pruned
+  const std::string big(1000, 'c');  // a length of two varint bytes
+  w.Add(merkle::LeafHash(big), big);
+  const std::string record = w.Finish();
+  EXPECT_EQ(w.size(), 0u);  // ready for the next record
+
+  LeafChunkReader r(record);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r.LeafHash(0), merkle::LeafHash("a"));
+  EXPECT_EQ(r.LeafHash(2), merkle::LeafHash(big));
+  LeafChunkReader::Entry e;
+  ASSERT_TRUE(r.Next(&e));
+  EXPECT_EQ(e.bytes, "a");
+  EXPECT_FALSE(e.pruned);
+  ASSERT_TRUE(r.Next(&e));
+  EXPECT_TRUE(e.pruned);
+  ASSERT_TRUE(r.Next(&e));
+  EXPECT_EQ(e.bytes, big);
+  EXPECT_FALSE(r.Next(&e));
+  EXPECT_FALSE(r.damaged());
+}
+
+TEST(LeafChunkTest, DamagedRecordsReadAsFarAsTheyCan) {
+  LeafChunkWriter w(2);
+  w.Add(merkle::LeafHash("one"), "one");
+  w.Add(merkle::LeafHash("two"), "two");
+  const std::string good = w.Finish();
+
+  EXPECT_EQ(LeafChunkReader("").size(), 0u);
+  std::string bad_version = good;
+  bad_version[0] = 2;
+  EXPECT_EQ(LeafChunkReader(bad_version).size(), 0u);
+  EXPECT_EQ(LeafChunkReader(good.substr(0, 2 + 32)).size(), 0u);  // a hash cut off
+  std::string zero = good;
+  zero[1] = 0;  // n = 0
+  EXPECT_EQ(LeafChunkReader(zero).size(), 0u);
+  std::string too_many = good;
+  too_many[1] = static_cast<char>(0x81);  // varint 257: two bytes, 0x81 0x02
+  too_many.insert(2, 1, '\x02');
+  EXPECT_EQ(LeafChunkReader(too_many).size(), 0u);
+
+  // Entries cut short: the hashes and the first entry still read.
+  LeafChunkReader cut(good.substr(0, good.size() - 2));
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_EQ(cut.LeafHash(1), merkle::LeafHash("two"));
+  LeafChunkReader::Entry e;
+  ASSERT_TRUE(cut.Next(&e));
+  EXPECT_EQ(e.bytes, "one");
+  EXPECT_FALSE(cut.Next(&e));
+  EXPECT_TRUE(cut.damaged());
+  EXPECT_FALSE(cut.Next(&e));
+}
+
+// A store as releases before leaf chunks wrote it: one "entries" and one
+// "hashes" record per leaf, with the tree state to match.
+class ConversionTest : public ::testing::Test {
+ protected:
+  void WriteOldStore(uint64_t n, const std::vector<uint64_t>& pruned) {
+    storage::KvStoreOptions o;
+    o.path = dir_.Sub("db");
+    o.column_families = {"entries", "hashes", "nodes", "ids", "times", "terms", "tree_heads",
+                         "meta"};
+    auto kv = storage::KvStore::Open(o);
+    ASSERT_THAT(kv, IsOk());
+    merkle::CompactRange range;
+    storage::WriteBatch wb(kv->get());
+    for (uint64_t i = 0; i < n; ++i) {
+      const merkle::Hash h = merkle::LeafHash(Entry(i));
+      const bool is_pruned = std::find(pruned.begin(), pruned.end(), i) != pruned.end();
+      wb.Put("entries", Be64(i), is_pruned ? "" : Entry(i));
+      wb.Put("hashes", Be64(i), std::string(h.begin(), h.end()));
+      wb.Put("ids", "id-" + std::to_string(i), Be64(i));
+      range.Append(h);
+    }
+    std::string state = Be64(n);
+    for (const merkle::Hash& h : range.frontier()) state.append(h.begin(), h.end());
+    wb.Put("meta", "tree_state", state);
+    ASSERT_THAT((*kv)->Write(wb), IsOk());
+    root_ = range.Root();
+  }
+
+  std::unique_ptr<storage::KvStore> OpenRaw() {
+    storage::KvStoreOptions o;
+    o.path = dir_.Sub("db");
+    auto kv = storage::KvStore::Open(o);
+    EXPECT_THAT(kv, IsOk());
+    return std::move(*kv);
+  }
+
+  int CountKeys(storage::KvStore& kv, const std::string& cf) {
+    int n = 0;
+    EXPECT_THAT(kv.Scan(cf, "", [&](std::string_view, std::string_view) { return ++n > 0; }), IsOk());
+    return n;
+  }
+
+  ::datalab::testing::TempDir dir_;
+  merkle::Hash root_{};
+};
+
+TEST_F(ConversionTest, OldStoreIsConvertedWhole) {
+  // More than one conversion round (4,096 leaves each).
+  constexpr uint64_t kLeaves = 5000;
+  WriteOldStore(kLeaves, {3, 4095, 4096});
+  {
+    auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+    ASSERT_THAT(store, IsOk());
+    uint64_t next = 0;
+    merkle::CompactRange range;
+    ASSERT_THAT((*store)->ScanEntries(0, UINT64_MAX, [&](const StoredEntry& e) {
+      EXPECT_EQ(e.index, next++);
+      const bool pruned = e.index == 3 || e.index == 4095 || e.index == 4096;
+      EXPECT_EQ(e.pruned, pruned) << e.index;
+      if (!pruned) EXPECT_EQ(*e.entry, Entry(e.index));
+      range.Append(*e.leaf_hash);
+      return true;
+    }),
+                IsOk());
+    EXPECT_EQ(next, kLeaves);
+    EXPECT_EQ(range.Root(), root_);
+    EXPECT_EQ(**(*store)->FindEventId("id-4999"), 4999u);
+    auto state = (*store)->LoadTreeState();
+    ASSERT_THAT(state, IsOk());
+    EXPECT_EQ(state->size, kLeaves);
+  }
+  auto kv = OpenRaw();
+  EXPECT_EQ(CountKeys(*kv, "entries"), 0);
+  EXPECT_EQ(CountKeys(*kv, "hashes"), 0);
+  EXPECT_EQ(CountKeys(*kv, "leaves"), 20);  // 4096 = 16 x 256, then 904 = 3 x 256 + 136
+  kv.reset();
+  // Opening again finds nothing left to convert and reads the same.
+  auto again = RocksDbAuditStore::Open(dir_.Sub("db"));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(*(*again)->GetLeafHash(4999), merkle::LeafHash(Entry(4999)));
+}
+
+TEST_F(ConversionTest, IncompleteOldStoreIsRefusedAndLeftAsItWas) {
+  WriteOldStore(40, {});
+  {
+    auto kv = OpenRaw();
+    ASSERT_THAT(kv->Delete("hashes", Be64(17)), IsOk());
+  }
+  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+  EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 17")));
+  auto kv = OpenRaw();
+  EXPECT_EQ(CountKeys(*kv, "entries"), 40);
+  EXPECT_EQ(CountKeys(*kv, "hashes"), 39);
+  EXPECT_EQ(CountKeys(*kv, "leaves"), 0);
+}
+
+}  // namespace
+}  // namespace datalab::audit
