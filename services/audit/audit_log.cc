@@ -54,6 +54,9 @@ class NodeSource : public merkle::SubtreeHashStore {
  public:
   explicit NodeSource(const AuditStore* store) : store_(store) {}
   absl::StatusOr<std::optional<merkle::Hash>> Get(const merkle::NodeId& id) const override {
+    // Not stored (stores written before kMinStoredNodeLevel have them, but
+    // skipping the read keeps a miss from costing one per node below).
+    if (id.level < kMinStoredNodeLevel) return std::optional<merkle::Hash>();
     return store_->GetNode(id);
   }
   absl::Status Put(const merkle::NodeId&, const merkle::Hash&) override {

@@ -461,6 +461,11 @@ TEST_F(AuditLogTest, ProofsVerifyWithTheMerkleVerifier) {
   auto second = log->SignTreeHead();
   ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->tree_size, 100u);
+  // Only subtrees of kMinStoredNodeLevel and up are stored; the proofs below
+  // recompute the lower ones from leaf hashes.
+  EXPECT_FALSE((*store)->GetNode({kMinStoredNodeLevel - 1, 0})->has_value());
+  EXPECT_TRUE((*store)->GetNode({kMinStoredNodeLevel, 0})->has_value());
+  EXPECT_TRUE((*store)->GetNode({6, 0})->has_value());
   for (uint64_t i : {0u, 1u, 36u, 64u, 99u}) {
     auto p = log->InclusionProof(i, 0);
     ASSERT_THAT(p, IsOk());

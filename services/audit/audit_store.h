@@ -49,10 +49,16 @@ struct LeafRecord {
   std::vector<std::string> terms;  // no NUL bytes
 };
 
+// Perfect subtrees below this level are not stored: a level-L node costs
+// n / 2^L records, and one missing below level 4 is recomputed from at most
+// 8 leaf hashes (one leaf chunk read each). Storing every level cost about
+// one record per leaf, as many as the leaves themselves.
+inline constexpr uint32_t kMinStoredNodeLevel = 4;
+
 struct AppendBatch {
   uint64_t first_index = 0;
   std::vector<LeafRecord> leaves;
-  // Perfect subtrees (level >= 1) completed by these leaves.
+  // Perfect subtrees (level >= kMinStoredNodeLevel) completed by these leaves.
   std::vector<std::pair<merkle::NodeId, merkle::Hash>> nodes;
   // Compact-range frontier after the batch (size first_index + leaves).
   std::vector<merkle::Hash> frontier;

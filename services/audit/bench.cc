@@ -127,7 +127,7 @@ void StoreCostPhase(const std::string& dir) {
       l.time_unix_ms = e.time_unix_ms();
       l.terms = SearchTerms(e);
       (void)range.Append(l.leaf_hash, [&](const merkle::NodeId& id, const merkle::Hash& h) {
-        if (id.level >= 1) b.nodes.emplace_back(id, h);
+        if (id.level >= kMinStoredNodeLevel) b.nodes.emplace_back(id, h);
         return absl::OkStatus();
       });
       b.leaves.push_back(std::move(l));

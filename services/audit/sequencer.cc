@@ -271,7 +271,7 @@ void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64
       }
       const uint64_t index = range.size();
       status = range.Append(p.leaf.leaf_hash, [&](const merkle::NodeId& id, const merkle::Hash& h) {
-        if (id.level >= 1) batch.nodes.emplace_back(id, h);
+        if (id.level >= kMinStoredNodeLevel) batch.nodes.emplace_back(id, h);
         return absl::OkStatus();
       });
       if (!status.ok()) break;
