@@ -9,8 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "rocksdb/memtablerep.h"
-#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -126,8 +124,6 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& opt
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
-  // The hashed memtables of point-lookup families take one inserting thread.
-  if (!options.point_lookup_families.empty()) db_options.allow_concurrent_memtable_write = false;
   db_options.keep_log_file_num = 5;
   db_options.max_manifest_file_size = 64 << 20;
 
@@ -150,11 +146,6 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& opt
     if (listed(options.point_lookup_families)) {
       o.memtable_whole_key_filtering = true;
       o.memtable_prefix_bloom_size_ratio = 0.05;
-      // A hash table memtable keyed by the whole key: an insert or a look-up
-      // is one bucket, not a skiplist search (random keys such as event ids
-      // otherwise cost a full search per insert).
-      o.prefix_extractor.reset(rocksdb::NewNoopTransform());
-      o.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(1 << 20));
     }
     return o;
   };
@@ -305,7 +296,6 @@ absl::Status KvStore::ScanRange(
   auto h = Handle(cf);
   if (!h.ok()) return h.status();
   rocksdb::ReadOptions ro;
-  ro.total_order_seek = true;  // point-lookup families have a prefix extractor
   rocksdb::Slice upper(end.data(), end.size());
   if (!end.empty()) ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, *h));
@@ -323,9 +313,7 @@ absl::StatusOr<std::string> KvStore::LastKeyWithPrefix(std::string_view cf,
                                                        std::string_view prefix) const {
   auto h = Handle(cf);
   if (!h.ok()) return h.status();
-  rocksdb::ReadOptions ro;
-  ro.total_order_seek = true;  // point-lookup families have a prefix extractor
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, *h));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), *h));
   std::string end = PrefixEnd(prefix);
   if (end.empty()) {
     it->SeekToLast();

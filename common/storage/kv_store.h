@@ -82,12 +82,8 @@ struct KvStoreOptions {
   // big-endian sequence, per leading byte): the memtable inserts each next
   // key from the previous one's position instead of searching from the top.
   std::vector<std::string> ascending_key_families;
-  // Point lookups that usually miss (an idempotency index) and random-order
-  // inserts: a hash table memtable keyed by the whole key (one bucket per
-  // insert or look-up instead of a skiplist search) behind a bloom filter.
-  // Scans still work and come back in key order, but sort the memtable
-  // first. A store with any such family inserts into its memtables from one
-  // thread (RocksDB's allow_concurrent_memtable_write is off).
+  // Point lookups that usually miss (an idempotency index): a bloom filter
+  // in front of the memtable answers most of them without a search.
   std::vector<std::string> point_lookup_families;
 };
 

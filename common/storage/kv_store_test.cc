@@ -106,40 +106,6 @@ TEST(KvStore, ScanInOrderWithPrefixStartAndStop) {
   EXPECT_THAT(s.LastKeyWithPrefix("data", "z/"), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST(KvStore, PointLookupFamiliesStillScanInKeyOrder) {
-  // Their hashed memtable and whole-key prefix extractor must not turn scans
-  // into prefix scans: in the memtable, and after a flush to a table file.
-  TempDir dir;
-  KvStoreOptions o;
-  o.path = dir.Sub("db");
-  o.column_families = {"ids", "data"};
-  o.point_lookup_families = {"ids"};
-  auto store = KvStore::Open(o);
-  ASSERT_THAT(store, IsOk());
-  KvStore& s = **store;
-  for (int round = 0; round < 2; ++round) {
-    for (const char* k : {"k/b", "k/a", "j/z", "k/c", "l/a"}) {
-      ASSERT_THAT(s.Put("ids", k, k), IsOk());
-    }
-    EXPECT_THAT(s.Get("ids", "k/c"), IsOkAndHolds("k/c"));
-    EXPECT_THAT(s.Get("ids", "k/d"), StatusIs(absl::StatusCode::kNotFound));
-    std::vector<std::string> seen;
-    ASSERT_THAT(s.Scan("ids", "k/", [&](std::string_view key, std::string_view) {
-      seen.emplace_back(key);
-      return true;
-    }), IsOk());
-    EXPECT_THAT(seen, ::testing::ElementsAre("k/a", "k/b", "k/c")) << "round " << round;
-    seen.clear();
-    ASSERT_THAT(s.Scan("ids", "", [&](std::string_view key, std::string_view) {
-      seen.emplace_back(key);
-      return true;
-    }), IsOk());
-    EXPECT_THAT(seen, ::testing::ElementsAre("j/z", "k/a", "k/b", "k/c", "l/a")) << "round " << round;
-    EXPECT_THAT(s.LastKeyWithPrefix("ids", "k/"), IsOkAndHolds("k/c"));
-    ASSERT_THAT(s.Flush(), IsOk());
-  }
-}
-
 TEST(KvStore, SurvivesReopenAndCheckpointIsACopy) {
   TempDir dir;
   {

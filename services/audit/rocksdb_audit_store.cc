@@ -145,13 +145,18 @@ absl::Status RocksDbAuditStore::Append(const AppendBatch& batch) {
   for (size_t k = 0; k < n; k += kLeavesPerChunk) {
     const size_t end = std::min(n, k + kLeavesPerChunk);
     LeafChunkWriter chunk(static_cast<uint32_t>(end - k));
-    for (size_t j = k; j < end; ++j) {
-      const LeafRecord& leaf = batch.leaves[j];
-      chunk.Add(leaf.leaf_hash, leaf.entry);
-      wb.Put(kIds, leaf.event_id, Be64(batch.first_index + j));
-    }
+    for (size_t j = k; j < end; ++j) chunk.Add(batch.leaves[j].leaf_hash, batch.leaves[j].entry);
     wb.Put(kLeaves, Be64(batch.first_index + k), chunk.Finish());
   }
+  // Event ids in key order: each memtable insert then starts from where the
+  // previous one ended (RocksDB keeps that position) rather than searching
+  // the whole skiplist for a random key.
+  std::vector<uint32_t> by_id(n);
+  for (uint32_t j = 0; j < n; ++j) by_id[j] = j;
+  std::sort(by_id.begin(), by_id.end(), [&](uint32_t a, uint32_t b) {
+    return batch.leaves[a].event_id < batch.leaves[b].event_id;
+  });
+  for (uint32_t j : by_id) wb.Put(kIds, batch.leaves[j].event_id, Be64(batch.first_index + j));
   for (const auto& [id, hash] : batch.nodes) wb.Put(kNodes, NodeKey(id), HashView(hash));
   std::string st = Be64(batch.first_index + n);
   for (const merkle::Hash& h : batch.frontier) st.append(HashView(h));
