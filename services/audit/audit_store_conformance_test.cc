@@ -1,6 +1,7 @@
 // One conformance suite run against every AuditStore implementation.
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,8 +33,9 @@ class AuditStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override { store_ = GetParam().open(dir_.Sub("db")); }
 
-  // Appends n leaves starting at the current size, like the sequencer does.
-  void AppendLeaves(int n, int64_t time_base = 1000) {
+  // Appends n leaves starting at the current size, like the sequencer does,
+  // and indexes them unless `index` is false.
+  void AppendLeaves(int n, int64_t time_base = 1000, bool index = true) {
     auto state = store_->LoadTreeState();
     ASSERT_THAT(state, IsOk());
     auto range = merkle::CompactRange::FromFrontier(state->size, state->frontier);
@@ -58,12 +60,13 @@ class AuditStoreConformance : public ::testing::TestWithParam<StoreFactory> {
     }
     b.frontier = range->frontier();
     ASSERT_THAT(store_->Append(b), IsOk());
+    roots_.push_back(range->Root());
+    if (!index) return;
     std::vector<IndexRecord> records;
     for (uint64_t k = 0; k < b.leaves.size(); ++k) {
       records.push_back({b.first_index + k, b.leaves[k].time_unix_ms, b.leaves[k].terms});
     }
     ASSERT_THAT(store_->WriteIndex(records, b.first_index + b.leaves.size()), IsOk());
-    roots_.push_back(range->Root());
   }
 
   TreeHead Head(uint64_t size, int64_t ts) {
@@ -241,6 +244,43 @@ TEST_P(AuditStoreConformance, PruneKeepsLeafHashes) {
               IsOk());
   EXPECT_EQ(in_range, 3);
   EXPECT_EQ(**store_->FindEventId("id-1"), 1u);  // idempotency survives pruning
+}
+
+TEST_P(AuditStoreConformance, TimesAcrossSecondsAndWritesComeBackInOrder) {
+  AppendLeaves(9, 0, /*index=*/false);
+  using Pairs = std::vector<std::pair<int64_t, uint64_t>>;
+  auto index = [&](const Pairs& pairs, uint64_t through) {
+    std::vector<IndexRecord> records;
+    for (const auto& [t, i] : pairs) records.push_back({i, t, {}});
+    ASSERT_THAT(store_->WriteIndex(records, through), IsOk());
+  };
+  // Times in no particular order, across seconds, negative ones too, and
+  // the same seconds again in a later write.
+  index({{1500, 0}, {999, 1}, {-1, 2}, {2000, 3}, {1000, 4}, {1500, 5}}, 6);
+  index({{1000, 6}, {-1000, 7}, {1999, 8}}, 9);
+  auto scan = [&](int64_t begin, int64_t end, size_t stop_after = SIZE_MAX) {
+    Pairs seen;
+    EXPECT_THAT(store_->ScanTimes(begin, end, [&](int64_t t, uint64_t i) {
+      seen.emplace_back(t, i);
+      return seen.size() < stop_after;
+    }),
+                IsOk());
+    return seen;
+  };
+  const int64_t kMin = std::numeric_limits<int64_t>::min();
+  const int64_t kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(scan(kMin, kMax), (Pairs{{-1000, 7}, {-1, 2}, {999, 1}, {1000, 4}, {1000, 6},
+                                     {1500, 0}, {1500, 5}, {1999, 8}, {2000, 3}}));
+  EXPECT_EQ(scan(1000, 2000), (Pairs{{1000, 4}, {1000, 6}, {1500, 0}, {1500, 5}, {1999, 8}}));
+  EXPECT_EQ(scan(-1, 1000), (Pairs{{-1, 2}, {999, 1}}));
+  EXPECT_EQ(scan(-1000, -999), (Pairs{{-1000, 7}}));
+  EXPECT_EQ(scan(2001, kMax), Pairs{});
+  EXPECT_EQ(scan(5, 5), Pairs{});
+  EXPECT_EQ(scan(kMin, kMax, 3), (Pairs{{-1000, 7}, {-1, 2}, {999, 1}}));
+
+  ASSERT_THAT(store_->Prune({{4, 1000, {}}, {7, -1000, {}}, {3, 2000, {}}}), IsOk());
+  EXPECT_EQ(scan(kMin, kMax),
+            (Pairs{{-1, 2}, {999, 1}, {1000, 6}, {1500, 0}, {1500, 5}, {1999, 8}}));
 }
 
 TEST_P(AuditStoreConformance, TreeHeads) {

@@ -1,6 +1,9 @@
 #include "services/audit/rocksdb_audit_store.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
@@ -18,7 +21,10 @@ constexpr char kOldHashes[] = "hashes";
 constexpr uint64_t kConvertLeaves = 16 * kLeavesPerChunk;
 constexpr char kNodes[] = "nodes";
 constexpr char kIds[] = "ids";
-constexpr char kTimes[] = "times";
+constexpr char kTimeBuckets[] = "time_buckets";
+// One key per leaf before time buckets; converted at open.
+constexpr char kOldTimes[] = "times";
+constexpr uint64_t kConvertTimes = 1 << 16;
 constexpr char kTerms[] = "terms";
 constexpr char kHeads[] = "tree_heads";
 constexpr char kMeta[] = "meta";
@@ -48,10 +54,58 @@ absl::StatusOr<merkle::Hash> ToHash(std::string_view v, std::string_view what) {
   return h;
 }
 
+// The time index: (time, index) pairs in one-second buckets. A record's
+// key is bucket || be64(upper), upper >= every index in it (as posting
+// lists), so each indexer write adds one record per second it covers
+// rather than one key per leaf; its value is the pairs as TimeKey()s,
+// ascending.
+constexpr int64_t kTimeBucketMs = 1000;
+
+int64_t BucketOf(int64_t time_ms) {
+  return time_ms / kTimeBucketMs - (time_ms % kTimeBucketMs < 0 ? 1 : 0);  // floor
+}
+
+std::string BucketPrefix(int64_t bucket) {
+  return Be64(static_cast<uint64_t>(bucket) ^ (uint64_t{1} << 63));
+}
+
+using TimePair = std::pair<int64_t, uint64_t>;  // (time_ms, index)
+
+// Groups pairs by bucket, each bucket's ascending.
+std::map<int64_t, std::vector<TimePair>> ByBucket(std::vector<TimePair> pairs) {
+  std::sort(pairs.begin(), pairs.end());
+  std::map<int64_t, std::vector<TimePair>> out;
+  for (const TimePair& p : pairs) out[BucketOf(p.first)].push_back(p);
+  return out;
+}
+
+// Puts one record per bucket of `pairs`.
+void PutTimeRecords(storage::WriteBatch& wb, std::vector<TimePair> pairs) {
+  for (const auto& [bucket, list] : ByBucket(std::move(pairs))) {
+    uint64_t upper = 0;
+    std::string value;
+    value.reserve(list.size() * 16);
+    for (const auto& [t, i] : list) {
+      upper = std::max(upper, i);
+      value.append(TimeKey(t, i));
+    }
+    wb.Put(kTimeBuckets, BucketPrefix(bucket) + Be64(upper), value);
+  }
+}
+
+absl::Status DecodeTimes(std::string_view value, std::vector<TimePair>& out) {
+  if (value.size() % 16 != 0) return absl::DataLossError("a stored time index record is malformed");
+  for (size_t off = 0; off < value.size(); off += 16) {
+    out.emplace_back(static_cast<int64_t>(ReadBe64(value.substr(off)) ^ (uint64_t{1} << 63)),
+                     ReadBe64(value.substr(off + 8)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> RocksDbAuditStore::ColumnFamilies() {
-  return {kLeaves, kNodes, kIds, kTimes, kTerms, kHeads, kMeta};
+  return {kLeaves, kNodes, kIds, kTimeBuckets, kTerms, kHeads, kMeta};
 }
 
 absl::StatusOr<std::unique_ptr<RocksDbAuditStore>> RocksDbAuditStore::Open(
@@ -60,11 +114,12 @@ absl::StatusOr<std::unique_ptr<RocksDbAuditStore>> RocksDbAuditStore::Open(
   o.path = path;
   o.column_families = ColumnFamilies();
   o.sync_writes = true;
-  o.ascending_key_families = {kLeaves, kNodes, kTimes};
+  o.ascending_key_families = {kLeaves, kNodes, kTimeBuckets};
   o.point_lookup_families = {kIds};
   ASSIGN_OR_RETURN(auto kv, storage::KvStore::Open(o));
   auto store = std::unique_ptr<RocksDbAuditStore>(new RocksDbAuditStore(std::move(kv)));
   RETURN_IF_ERROR(store->ConvertPerLeafRecords());
+  RETURN_IF_ERROR(store->ConvertPerLeafTimes());
   return store;
 }
 
@@ -130,6 +185,36 @@ absl::Status RocksDbAuditStore::ConvertPerLeafRecords() {
     RETURN_IF_ERROR(wb.status());
     RETURN_IF_ERROR(kv_->WriteSync(wb));
     total += converted;
+  }
+}
+
+absl::Status RocksDbAuditStore::ConvertPerLeafTimes() {
+  // Stores written before time buckets have one "times" key per leaf:
+  // TimeKey(time, index) -> "". The index is derived data, but converting
+  // it is cheaper than rebuilding it from every entry.
+  auto th = kv_->Handle(kOldTimes);
+  if (!th.ok()) return absl::OkStatus();
+  rocksdb::DB* db = kv_->raw();
+  while (true) {
+    // One atomic round: records for up to kConvertTimes old keys, and the
+    // deletion of exactly those keys.
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), *th));
+    std::vector<TimePair> pairs;
+    std::string first, last;
+    for (it->SeekToFirst(); it->Valid() && pairs.size() < kConvertTimes; it->Next()) {
+      if (first.empty()) first = it->key().ToString();
+      last = it->key().ToString();
+      if (it->key().size() != 16) continue;  // not a time key: dropped with the rest
+      std::string_view k = it->key().ToStringView();
+      pairs.emplace_back(static_cast<int64_t>(ReadBe64(k) ^ (uint64_t{1} << 63)), ReadBe64(k.substr(8)));
+    }
+    if (!it->status().ok()) return storage::ToAbslStatus(it->status(), "reading the old time index");
+    if (first.empty()) return absl::OkStatus();
+    storage::WriteBatch wb(kv_.get());
+    PutTimeRecords(wb, std::move(pairs));
+    wb.DeleteRange(kOldTimes, first, last + std::string(1, '\0'));
+    RETURN_IF_ERROR(wb.status());
+    RETURN_IF_ERROR(kv_->WriteSync(wb));
   }
 }
 
@@ -292,21 +377,71 @@ absl::Status RocksDbAuditStore::ScanTerm(std::string_view term, uint64_t from_in
 absl::Status RocksDbAuditStore::ScanTimes(
     int64_t begin_ms, int64_t end_ms, const std::function<bool(int64_t, uint64_t)>& visit) const {
   if (begin_ms >= end_ms) return absl::OkStatus();
-  return kv_->ScanRange(kTimes, TimeKey(begin_ms, 0), TimeKey(end_ms, 0),
-                        [&](std::string_view key, std::string_view) {
-                          if (key.size() != 16) return true;
-                          return visit(static_cast<int64_t>(ReadBe64(key) ^ (uint64_t{1} << 63)),
-                                       ReadBe64(key.substr(8)));
-                        });
+  // Gather one bucket's records, then visit its pairs in order.
+  std::optional<std::string> bucket;
+  std::vector<TimePair> pairs;
+  absl::Status status;
+  bool stopped = false;
+  auto emit = [&] {
+    std::sort(pairs.begin(), pairs.end());
+    for (const auto& [t, i] : pairs) {
+      if (t < begin_ms || t >= end_ms) continue;
+      if (!visit(t, i)) {
+        stopped = true;
+        break;
+      }
+    }
+    pairs.clear();
+  };
+  RETURN_IF_ERROR(kv_->ScanRange(
+      kTimeBuckets, BucketPrefix(BucketOf(begin_ms)), BucketPrefix(BucketOf(end_ms - 1) + 1),
+      [&](std::string_view key, std::string_view value) {
+        if (key.size() != 16) return true;
+        if (bucket.has_value() && key.substr(0, 8) != *bucket) {
+          emit();
+          if (stopped) return false;
+        }
+        bucket = std::string(key.substr(0, 8));
+        status = DecodeTimes(value, pairs);
+        return status.ok();
+      }));
+  RETURN_IF_ERROR(status);
+  if (!stopped) emit();
+  return absl::OkStatus();
 }
 
 absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
   if (items.empty()) return absl::OkStatus();
   storage::WriteBatch wb(kv_.get());
   std::vector<uint64_t> pruned;
+  std::vector<TimePair> times;
   for (const IndexRecord& p : items) {
     pruned.push_back(p.index);
-    wb.Delete(kTimes, TimeKey(p.time_unix_ms, p.index));
+    times.emplace_back(p.time_unix_ms, p.index);
+  }
+  // Rewrite every time record holding a pruned leaf without it.
+  for (const auto& [bucket, gone] : ByBucket(std::move(times))) {
+    absl::Status bad;
+    RETURN_IF_ERROR(kv_->Scan(kTimeBuckets, BucketPrefix(bucket),
+                              [&](std::string_view key, std::string_view value) {
+                                std::vector<TimePair> list;
+                                bad = DecodeTimes(value, list);
+                                if (!bad.ok()) return false;
+                                std::string kept;
+                                for (const TimePair& p : list) {
+                                  if (!std::binary_search(gone.begin(), gone.end(), p)) {
+                                    kept.append(TimeKey(p.first, p.second));
+                                  }
+                                }
+                                if (kept.size() == value.size()) return true;
+                                if (kept.empty()) {
+                                  wb.Delete(kTimeBuckets, key);
+                                } else {
+                                  wb.Put(kTimeBuckets, key, kept);
+                                }
+                                return true;
+                              }));
+    RETURN_IF_ERROR(bad);
   }
   std::sort(pruned.begin(), pruned.end());
   pruned.erase(std::unique(pruned.begin(), pruned.end()), pruned.end());
@@ -368,7 +503,10 @@ absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
 absl::Status RocksDbAuditStore::WriteIndex(const std::vector<IndexRecord>& records,
                                            uint64_t indexed_through) {
   storage::WriteBatch wb(kv_.get());
-  for (const IndexRecord& r : records) wb.Put(kTimes, TimeKey(r.time_unix_ms, r.index), "");
+  std::vector<TimePair> times;
+  times.reserve(records.size());
+  for (const IndexRecord& r : records) times.emplace_back(r.time_unix_ms, r.index);
+  PutTimeRecords(wb, std::move(times));
   for (const auto& [term, indexes] : GroupByTerm(records)) {
     wb.Put(kTerms, PostingKey(term, indexes.back()), EncodePosting(indexes));
   }

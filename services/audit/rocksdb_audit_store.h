@@ -6,7 +6,10 @@
 //                                            (leaf_chunk.h; "" entry = pruned)
 //   nodes      u8(level) be64(index)      -> 32-byte perfect-subtree hash
 //   ids        event_id                   -> be64(index)
-//   times      be64(time ^ 2^63) be64(i)  -> ""
+//   time_buckets be64(second ^ 2^63) be64(upper)
+//                                         -> TimeKey(time, i)... ascending, for
+//                                            the leaves of one index write
+//                                            in that second; upper >= each i
 //   terms      term 0x00 be64(upper)      -> be64 indexes (postings.h)
 //   tree_heads be64(tree_size)            -> EncodeTreeHead()
 //   meta       "tree_state"               -> be64(size) || frontier hashes
@@ -65,8 +68,10 @@ class RocksDbAuditStore : public AuditStore {
 
  private:
   explicit RocksDbAuditStore(std::unique_ptr<storage::KvStore> kv) : kv_(std::move(kv)) {}
-  // Rewrites a per-leaf store as chunks, in atomic rounds (see Open).
+  // Rewrite a store's per-leaf records as leaf chunks and its per-leaf time
+  // keys as time buckets, in atomic rounds (see Open).
   absl::Status ConvertPerLeafRecords();
+  absl::Status ConvertPerLeafTimes();
   // Visits, in key order, each chunk that may hold leaves in [begin, end):
   // its first index, the next chunk's first index (UINT64_MAX if none; the
   // chunk's leaves stop there) and its record. The visitor returns false to

@@ -3,7 +3,10 @@
 // behaviour both stores share is in audit_store_conformance_test.cc.
 #include "services/audit/rocksdb_audit_store.h"
 
+#include <algorithm>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/storage/kv_store.h"
@@ -165,6 +168,43 @@ TEST_F(ConversionTest, OldStoreIsConvertedWhole) {
   auto again = RocksDbAuditStore::Open(dir_.Sub("db"));
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(*(*again)->GetLeafHash(4999), merkle::LeafHash(Entry(4999)));
+}
+
+TEST_F(ConversionTest, OldTimeIndexIsConvertedInRounds) {
+  // One "times" key per leaf, as before time buckets: more than one round
+  // (65,536 keys each), times spread over seconds and out of index order.
+  constexpr uint64_t kLeaves = 70'000;
+  std::vector<std::pair<int64_t, uint64_t>> expected;
+  {
+    storage::KvStoreOptions o;
+    o.path = dir_.Sub("db");
+    o.column_families = {"times"};
+    auto kv = storage::KvStore::Open(o);
+    ASSERT_THAT(kv, IsOk());
+    storage::WriteBatch wb(kv->get());
+    for (uint64_t i = 0; i < kLeaves; ++i) {
+      const int64_t t = static_cast<int64_t>((i * 7919) % 90'000) - 1'000;
+      wb.Put("times", TimeKey(t, i), "");
+      expected.emplace_back(t, i);
+    }
+    ASSERT_THAT((*kv)->Write(wb), IsOk());
+  }
+  std::sort(expected.begin(), expected.end());
+  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  std::vector<std::pair<int64_t, uint64_t>> seen;
+  ASSERT_THAT((*store)->ScanTimes(std::numeric_limits<int64_t>::min(),
+                                  std::numeric_limits<int64_t>::max(),
+                                  [&](int64_t t, uint64_t i) {
+                                    seen.emplace_back(t, i);
+                                    return true;
+                                  }),
+              IsOk());
+  EXPECT_EQ(seen, expected);
+  store->reset();
+  auto kv = OpenRaw();
+  EXPECT_EQ(CountKeys(*kv, "times"), 0);
+  EXPECT_GT(CountKeys(*kv, "time_buckets"), 0);
 }
 
 TEST_F(ConversionTest, IncompleteOldStoreIsRefusedAndLeftAsItWas) {
