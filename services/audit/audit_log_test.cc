@@ -218,9 +218,10 @@ TEST_F(AuditLogTest, GroupCommitWith32ConcurrentWritersIsDenseAndComplete) {
 // its request yet.
 class SlowFirstLookupStore : public MemoryAuditStore {
  public:
-  absl::StatusOr<std::optional<uint64_t>> FindEventId(std::string_view id) const override {
-    auto r = MemoryAuditStore::FindEventId(id);
-    if (id == "x" && !held_.exchange(true)) {
+  absl::StatusOr<std::vector<std::optional<uint64_t>>> FindEventIds(
+      absl::Span<const std::string_view> ids) const override {
+    auto r = MemoryAuditStore::FindEventIds(ids);
+    if (std::find(ids.begin(), ids.end(), "x") != ids.end() && !held_.exchange(true)) {
       looked_up.Notify();
       release.WaitForNotification();
     }
@@ -321,9 +322,12 @@ TEST_F(AuditLogTest, AsyncAppendsFromOneThreadAreEachAnsweredOnceAfterCommit) {
 // A store whose look-ups of one id fail, and whose appends can be made to fail.
 class FailingStore : public MemoryAuditStore {
  public:
-  absl::StatusOr<std::optional<uint64_t>> FindEventId(std::string_view id) const override {
-    if (id == "unreadable") return absl::UnavailableError("store read failed");
-    return MemoryAuditStore::FindEventId(id);
+  absl::StatusOr<std::vector<std::optional<uint64_t>>> FindEventIds(
+      absl::Span<const std::string_view> ids) const override {
+    if (std::find(ids.begin(), ids.end(), "unreadable") != ids.end()) {
+      return absl::UnavailableError("store read failed");
+    }
+    return MemoryAuditStore::FindEventIds(ids);
   }
   absl::Status Append(const AppendBatch& batch) override {
     if (fail_appends) return absl::UnavailableError("disk full");

@@ -35,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "services/audit/merkle/merkle_hash.h"
 #include "services/audit/tree_head.h"
 
@@ -92,9 +93,10 @@ class AuditStore {
   virtual absl::Status Append(const AppendBatch& batch) = 0;
   virtual absl::StatusOr<TreeState> LoadTreeState() const = 0;
 
-  // Index of the leaf holding `event_id`, nullopt if none.
-  virtual absl::StatusOr<std::optional<uint64_t>> FindEventId(
-      std::string_view event_id) const = 0;
+  // For each event id, the index of the leaf holding it, nullopt if none.
+  // One call per request: RocksDB looks a batch up together.
+  virtual absl::StatusOr<std::vector<std::optional<uint64_t>>> FindEventIds(
+      absl::Span<const std::string_view> event_ids) const = 0;
   // NOT_FOUND when no hash is stored for `index`.
   virtual absl::StatusOr<merkle::Hash> GetLeafHash(uint64_t index) const = 0;
   virtual absl::StatusOr<std::optional<merkle::Hash>> GetNode(

@@ -69,6 +69,13 @@ class AuditStoreConformance : public ::testing::TestWithParam<StoreFactory> {
     ASSERT_THAT(store_->WriteIndex(records, b.first_index + b.leaves.size()), IsOk());
   }
 
+  std::optional<uint64_t> FindOne(std::string_view id) {
+    std::vector<std::string_view> ids = {id};
+    auto found = store_->FindEventIds(ids);
+    EXPECT_THAT(found, IsOk());
+    return found.ok() ? (*found)[0] : std::nullopt;
+  }
+
   TreeHead Head(uint64_t size, int64_t ts) {
     TreeHead h;
     h.tree_size = size;
@@ -89,7 +96,7 @@ TEST_P(AuditStoreConformance, EmptyStore) {
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ(s->size, 0u);
   EXPECT_TRUE(s->frontier.empty());
-  EXPECT_FALSE(store_->FindEventId("x")->has_value());
+  EXPECT_FALSE(FindOne("x").has_value());
   EXPECT_THAT(store_->GetLeafHash(0), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_FALSE(store_->LatestTreeHead()->has_value());
   EXPECT_EQ(*store_->IndexedThrough(), 0u);
@@ -123,7 +130,14 @@ TEST_P(AuditStoreConformance, AppendAndReadBack) {
   EXPECT_EQ(s->size, 8u);
   ASSERT_EQ(s->frontier.size(), 1u);
   EXPECT_EQ(s->frontier[0], roots_.back());
-  EXPECT_EQ(**store_->FindEventId("id-6"), 6u);
+  EXPECT_EQ(FindOne("id-6"), 6u);
+  // Several at once, in the caller's order, missing ones included.
+  std::vector<std::string_view> ids = {"id-7", "nope", "id-0", "id-7"};
+  auto found = store_->FindEventIds(ids);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_THAT(*found, ElementsAre(std::optional<uint64_t>(7), std::nullopt,
+                                  std::optional<uint64_t>(0), std::optional<uint64_t>(7)));
+  EXPECT_THAT(store_->FindEventIds({}), IsOk());
   EXPECT_EQ(*store_->GetLeafHash(3), merkle::LeafHash("entry-3"));
   // The level-3 node covering all eight leaves was stored.
   auto node = store_->GetNode({3, 0});
@@ -243,7 +257,7 @@ TEST_P(AuditStoreConformance, PruneKeepsLeafHashes) {
   }),
               IsOk());
   EXPECT_EQ(in_range, 3);
-  EXPECT_EQ(**store_->FindEventId("id-1"), 1u);  // idempotency survives pruning
+  EXPECT_EQ(FindOne("id-1"), 1u);  // idempotency survives pruning
 }
 
 TEST_P(AuditStoreConformance, TimesAcrossSecondsAndWritesComeBackInOrder) {

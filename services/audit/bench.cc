@@ -133,7 +133,9 @@ void StoreCostPhase(const std::string& dir) {
       b.leaves.push_back(std::move(l));
     }
     double t1 = ThreadCpuSeconds();
-    for (const LeafRecord& l : b.leaves) (void)(*store)->FindEventId(l.event_id);
+    std::vector<std::string_view> ids;
+    for (const LeafRecord& l : b.leaves) ids.push_back(l.event_id);
+    (void)(*store)->FindEventIds(ids);
     double t2 = ThreadCpuSeconds();
     b.frontier = range.frontier();
     if (!(*store)->Append(b).ok()) std::abort();

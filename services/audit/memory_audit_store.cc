@@ -42,12 +42,15 @@ absl::StatusOr<TreeState> MemoryAuditStore::LoadTreeState() const {
   return state_;
 }
 
-absl::StatusOr<std::optional<uint64_t>> MemoryAuditStore::FindEventId(
-    std::string_view event_id) const {
+absl::StatusOr<std::vector<std::optional<uint64_t>>> MemoryAuditStore::FindEventIds(
+    absl::Span<const std::string_view> event_ids) const {
   absl::MutexLock l(&mu_);
-  auto it = ids_.find(event_id);
-  if (it == ids_.end()) return std::optional<uint64_t>();
-  return std::optional<uint64_t>(it->second);
+  std::vector<std::optional<uint64_t>> out(event_ids.size());
+  for (size_t i = 0; i < event_ids.size(); ++i) {
+    auto it = ids_.find(event_ids[i]);
+    if (it != ids_.end()) out[i] = it->second;
+  }
+  return out;
 }
 
 absl::StatusOr<merkle::Hash> MemoryAuditStore::GetLeafHash(uint64_t index) const {

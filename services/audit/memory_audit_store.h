@@ -18,7 +18,8 @@ class MemoryAuditStore : public AuditStore {
  public:
   absl::Status Append(const AppendBatch& batch) override;
   absl::StatusOr<TreeState> LoadTreeState() const override;
-  absl::StatusOr<std::optional<uint64_t>> FindEventId(std::string_view event_id) const override;
+  absl::StatusOr<std::vector<std::optional<uint64_t>>> FindEventIds(
+      absl::Span<const std::string_view> event_ids) const override;
   absl::StatusOr<merkle::Hash> GetLeafHash(uint64_t index) const override;
   absl::StatusOr<std::optional<merkle::Hash>> GetNode(const merkle::NodeId& id) const override;
   absl::Status ScanEntries(uint64_t begin, uint64_t end,

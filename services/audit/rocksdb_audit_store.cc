@@ -304,13 +304,28 @@ absl::StatusOr<TreeState> RocksDbAuditStore::LoadTreeState() const {
   return s;
 }
 
-absl::StatusOr<std::optional<uint64_t>> RocksDbAuditStore::FindEventId(
-    std::string_view event_id) const {
-  auto v = kv_->Get(kIds, event_id);
-  if (absl::IsNotFound(v.status())) return std::optional<uint64_t>();
-  if (!v.ok()) return v.status();
-  if (v->size() != 8) return absl::DataLossError("stored event id record is malformed");
-  return std::optional<uint64_t>(ReadBe64(*v));
+absl::StatusOr<std::vector<std::optional<uint64_t>>> RocksDbAuditStore::FindEventIds(
+    absl::Span<const std::string_view> event_ids) const {
+  const size_t n = event_ids.size();
+  std::vector<std::optional<uint64_t>> out(n);
+  if (n == 0) return out;
+  ASSIGN_OR_RETURN(auto* handle, kv_->Handle(kIds));
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(n);
+  for (std::string_view id : event_ids) keys.emplace_back(id.data(), id.size());
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  // One MultiGet: the memtables and each table file's filter are consulted
+  // once for the whole batch rather than once per id.
+  const_cast<storage::KvStore&>(*kv_).raw()->MultiGet(rocksdb::ReadOptions(), handle, n, keys.data(),
+                                                      values.data(), statuses.data());
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return storage::ToAbslStatus(statuses[i], "looking up event ids");
+    if (values[i].size() != 8) return absl::DataLossError("stored event id record is malformed");
+    out[i] = ReadBe64(values[i].ToStringView());
+  }
+  return out;
 }
 
 absl::StatusOr<merkle::Hash> RocksDbAuditStore::GetLeafHash(uint64_t index) const {

@@ -154,7 +154,8 @@ TEST_F(ConversionTest, OldStoreIsConvertedWhole) {
                 IsOk());
     EXPECT_EQ(next, kLeaves);
     EXPECT_EQ(range.Root(), root_);
-    EXPECT_EQ(**(*store)->FindEventId("id-4999"), 4999u);
+    std::vector<std::string_view> ids = {"id-4999"};
+    EXPECT_EQ((*(*store)->FindEventIds(ids))[0], 4999u);
     auto state = (*store)->LoadTreeState();
     ASSERT_THAT(state, IsOk());
     EXPECT_EQ(state->size, kLeaves);

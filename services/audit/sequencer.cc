@@ -184,12 +184,15 @@ void Sequencer::AppendAsync(EventRefs events, AppendCallback done) {
   const int64_t now = options_.clock->NowUnixMs();
   req->events.resize(events.size());
   common::v1::AuditEvent stamped;
+  std::vector<std::string_view> ids;
+  ids.reserve(events.size());
+  for (const common::v1::AuditEvent* e : events) ids.push_back(e->event_id());
+  absl::StatusOr<std::vector<std::optional<uint64_t>>> existing = options_.store->FindEventIds(ids);
+  if (!existing.ok()) return fail(existing.status());
   for (size_t j = 0; j < events.size(); ++j) {
     const common::v1::AuditEvent* e = events[j];
     Prepared& p = req->events[j];
-    absl::StatusOr<std::optional<uint64_t>> existing = options_.store->FindEventId(e->event_id());
-    if (!existing.ok()) return fail(existing.status());
-    p.existing = *existing;
+    p.existing = (*existing)[j];
     if (p.existing.has_value()) continue;
     if (e->time_unix_ms() == 0) {  // the log's time; the caller's event stays as it is
       stamped = *e;
