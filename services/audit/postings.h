@@ -14,12 +14,14 @@
 #ifndef DATALAB_SERVICES_AUDIT_POSTINGS_H_
 #define DATALAB_SERVICES_AUDIT_POSTINGS_H_
 
+#include <algorithm>
 #include <cstdint>
-#include <map>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "services/audit/audit_store.h"
 #include "services/audit/tree_head.h"
 
@@ -51,14 +53,19 @@ inline std::vector<uint64_t> DecodePosting(std::string_view v) {
   return out;
 }
 
-// term -> ascending indexes of `records` (given in ascending index order).
-inline std::map<std::string, std::vector<uint64_t>> GroupByTerm(
+// (term, ascending indexes) for each term of `records` (given in ascending
+// index order), by term. The terms are views into `records`.
+inline std::vector<std::pair<std::string_view, std::vector<uint64_t>>> GroupByTerm(
     const std::vector<IndexRecord>& records) {
-  std::map<std::string, std::vector<uint64_t>> by_term;
+  absl::flat_hash_map<std::string_view, std::vector<uint64_t>> by_term;
   for (const IndexRecord& r : records) {
     for (const std::string& t : r.terms) by_term[t].push_back(r.index);
   }
-  return by_term;
+  std::vector<std::pair<std::string_view, std::vector<uint64_t>>> out(
+      std::make_move_iterator(by_term.begin()), std::make_move_iterator(by_term.end()));
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
 }
 
 }  // namespace datalab::audit

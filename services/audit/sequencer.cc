@@ -240,6 +240,11 @@ void Sequencer::WriterLoop() {
   }
 }
 
+void Sequencer::Remember(uint64_t index, std::string event_id) {
+  recent_order_.emplace_back(index, std::move(event_id));
+  recent_ids_.emplace(recent_order_.back().second, index);
+}
+
 void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64_t floor) {
   // Leaves below every outstanding request's lookup point are visible to
   // those lookups already.
@@ -250,7 +255,12 @@ void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64
   merkle::CompactRange range = range_;
   AppendBatch batch;
   batch.first_index = range.size();
-  absl::flat_hash_map<std::string, uint64_t> in_group;
+  size_t total = 0;
+  for (const std::unique_ptr<Request>& r : group) total += r->events.size();
+  // Reserved so the leaves never move: in_group views their event ids.
+  batch.leaves.reserve(total);
+  absl::flat_hash_map<std::string_view, uint64_t> in_group;
+  in_group.reserve(total);
   absl::Status status;
   uint64_t duplicates = 0;
   for (const std::unique_ptr<Request>& r : group) {
@@ -278,9 +288,9 @@ void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64
         return absl::OkStatus();
       });
       if (!status.ok()) break;
-      in_group.emplace(p.leaf.event_id, index);
       r->indexes[j] = static_cast<int64_t>(index);
       batch.leaves.push_back(std::move(p.leaf));
+      in_group.emplace(batch.leaves.back().event_id, index);
     }
   }
   if (status.ok() && !batch.leaves.empty()) {
@@ -291,11 +301,8 @@ void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64
   if (status.ok()) {
     range_ = std::move(range);
     committed = {range_.size(), range_.Root()};
-    for (auto& [id, index] : in_group) {
-      recent_ids_.emplace(id, index);
-    }
-    for (uint64_t i = batch.first_index; i < range_.size(); ++i) {
-      recent_order_.emplace_back(i, batch.leaves[i - batch.first_index].event_id);
+    for (size_t k = 0; k < batch.leaves.size(); ++k) {
+      Remember(batch.first_index + k, std::move(batch.leaves[k].event_id));
     }
   } else {
     log::Error("audit append failed", {{"code", absl::StatusCodeToString(status.code())},
@@ -310,8 +317,7 @@ void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64
     if (!batch.leaves.empty() && range_.size() == batch.first_index + batch.leaves.size()) {
       // The write did land: remember its ids like a successful commit.
       for (size_t k = 0; k < batch.leaves.size(); ++k) {
-        recent_ids_.emplace(batch.leaves[k].event_id, batch.first_index + k);
-        recent_order_.emplace_back(batch.first_index + k, batch.leaves[k].event_id);
+        Remember(batch.first_index + k, std::move(batch.leaves[k].event_id));
       }
     }
     committed = {range_.size(), range_.Root()};

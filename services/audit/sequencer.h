@@ -39,6 +39,7 @@
 #include <set>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -125,6 +126,8 @@ class Sequencer {
   void WriterLoop();
   void IndexerLoop();
   void CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64_t floor);
+  // Adds a committed leaf's id to recent_ids_ / recent_order_.
+  void Remember(uint64_t index, std::string event_id);
   // Drops a request's lookup point from outstanding_: its group is
   // committed (or failed), or it was never queued.
   void ReleaseOutstanding(uint64_t checked_size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -139,8 +142,9 @@ class Sequencer {
   // Writer-thread only.
   merkle::CompactRange range_;
   // Leaves committed at index >= the oldest outstanding checked_size, for
-  // deduplication against commits the callers' lookups could not see.
-  absl::flat_hash_map<std::string, uint64_t> recent_ids_;
+  // deduplication against commits the callers' lookups could not see. The
+  // deque owns the ids (its elements never move); the map views them.
+  absl::flat_hash_map<std::string_view, uint64_t> recent_ids_;
   std::deque<std::pair<uint64_t, std::string>> recent_order_;
 
   mutable absl::Mutex mu_;
