@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -525,6 +527,7 @@ absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::strin
   absl::MutexLock l(&prune_mu_);
   sequencer_->WaitIndexed(sequencer_->Committed().size, kIndexWait);
   int64_t total = 0;
+  std::optional<std::pair<int64_t, uint64_t>> previous_first;
   while (true) {
     std::vector<std::pair<int64_t, uint64_t>> found;
     RETURN_IF_ERROR(options_.store->ScanTimes(
@@ -533,6 +536,15 @@ absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::strin
           return found.size() < kPruneChunk;
         }));
     if (found.empty()) break;
+    // Each round removes what it found from the time index; finding the same
+    // first leaf again means the index did not change, and looping would
+    // never end.
+    if (previous_first == found.front()) {
+      return absl::DataLossError(absl::StrCat(
+          "pruning made no progress at leaf ", found.front().second,
+          ": the time index is damaged; pruned ", total, " entries before it"));
+    }
+    previous_first = found.front();
     std::vector<IndexRecord> items;
     items.reserve(found.size());
     for (auto [t, i] : found) {

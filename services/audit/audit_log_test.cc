@@ -55,6 +55,8 @@ crypto::Ed25519PrivateKey Key() {
 
 class AuditLogTest : public ::testing::Test {
  protected:
+  void CheckPruneKeepsTheTreeVerifiable(AuditStore* store, bool batched);
+
   std::unique_ptr<AuditLog> Open(AuditStore* store, size_t group = 256) {
     AuditLogOptions o;
     o.store = store;
@@ -684,11 +686,21 @@ TEST_F(AuditLogTest, AccessReportGroupsWithCountsAndTimes) {
   EXPECT_EQ(log->Report(ds)->events_considered, 4);
 }
 
-TEST_F(AuditLogTest, PruneKeepsTheTreeVerifiable) {
-  auto log = Open(&memory_);
+// 20 events at times 1000..1019, pruned before 1010: entries go, hashes and
+// proofs stay. `batched` appends the first 12 in one call (one multi-leaf
+// chunk in RocksDB).
+void AuditLogTest::CheckPruneKeepsTheTreeVerifiable(AuditStore* store, bool batched) {
+  auto log = Open(store);
+  std::vector<AuditEvent> first;
   for (int i = 0; i < 20; ++i) {
-    AppendOne(*log, Event("e" + std::to_string(i), "users/a", "projects/p", "query.run",
-                          common::v1::ALLOW, 1000 + i));
+    AuditEvent e = Event("e" + std::to_string(i), "users/a", "projects/p", "query.run",
+                         common::v1::ALLOW, 1000 + i);
+    if (batched && i < 12) {
+      first.push_back(e);
+      if (i == 11) ASSERT_THAT(log->Append(first), IsOk());
+      continue;
+    }
+    AppendOne(*log, e);
   }
   ASSERT_THAT(log->SignTreeHead(), IsOk());
   auto n = log->Prune(1010, "users/admin");
@@ -712,12 +724,37 @@ TEST_F(AuditLogTest, PruneKeepsTheTreeVerifiable) {
   VerifyReport v = ExportAndVerify(*log);
   EXPECT_TRUE(v.ok) << v.error;
   EXPECT_EQ(v.pruned_entries, 10u);
-  // Proofs still work for pruned leaves.
-  auto p = log->InclusionProof(3, 0);
-  ASSERT_THAT(p, IsOk());
-  EXPECT_THAT(merkle::VerifyInclusion(p->leaf_hash, 3, p->tree_size, p->hashes,
-                                      log->GetTreeHead(0)->root_hash),
-              IsOk());
+  // Proofs still work, for pruned leaves and kept ones.
+  for (uint64_t i : {0u, 3u, 11u, 12u, 19u}) {
+    auto p = log->InclusionProof(i, 0);
+    ASSERT_THAT(p, IsOk());
+    EXPECT_THAT(merkle::VerifyInclusion(p->leaf_hash, i, p->tree_size, p->hashes,
+                                        log->GetTreeHead(0)->root_hash),
+                IsOk())
+        << i;
+  }
+}
+
+TEST_F(AuditLogTest, PruneKeepsTheTreeVerifiable) { CheckPruneKeepsTheTreeVerifiable(&memory_, false); }
+
+TEST_F(AuditLogTest, PruneKeepsTheTreeVerifiableOnRocksDb) {
+  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  CheckPruneKeepsTheTreeVerifiable(store->get(), true);
+}
+
+// A store whose pruning silently does nothing: the time index never shrinks.
+class NoPruneStore : public MemoryAuditStore {
+ public:
+  absl::Status Prune(const std::vector<IndexRecord>&) override { return absl::OkStatus(); }
+};
+
+TEST_F(AuditLogTest, PruneThatMakesNoProgressStopsWithDataLoss) {
+  NoPruneStore store;
+  auto log = Open(&store);
+  AppendOne(*log, Event("a", "users/a", "projects/p", "query.run", common::v1::ALLOW, 1000));
+  EXPECT_THAT(log->Prune(2000, "users/admin").status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("no progress at leaf 0")));
 }
 
 TEST_F(AuditLogTest, BackgroundSignerSignsWhenTheLogGrows) {

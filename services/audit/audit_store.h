@@ -139,6 +139,8 @@ class AuditStore {
 
 // Key of a (time, index) pair: times are biased so negative ones sort first.
 std::string TimeKey(int64_t time_ms, uint64_t index);
+// The (time, index) pair of a TimeKey; requires key.size() >= 16.
+std::pair<int64_t, uint64_t> DecodeTimeKey(std::string_view key);
 
 }  // namespace datalab::audit
 

@@ -6,16 +6,15 @@
 #include "services/audit/postings.h"
 
 namespace datalab::audit {
-namespace {
-
-
-}  // namespace
-
 std::string TimeKey(int64_t time_ms, uint64_t index) {
   std::string k;
   AppendBe64(k, static_cast<uint64_t>(time_ms) ^ (uint64_t{1} << 63));
   AppendBe64(k, index);
   return k;
+}
+
+std::pair<int64_t, uint64_t> DecodeTimeKey(std::string_view key) {
+  return {static_cast<int64_t>(ReadBe64(key) ^ (uint64_t{1} << 63)), ReadBe64(key.substr(8))};
 }
 
 absl::Status MemoryAuditStore::Append(const AppendBatch& batch) {
@@ -129,9 +128,7 @@ absl::Status MemoryAuditStore::ScanTimes(
     std::string stop = TimeKey(end_ms, 0);
     for (auto it = time_keys_.lower_bound(TimeKey(begin_ms, 0));
          it != time_keys_.end() && *it < stop; ++it) {
-      std::string_view k(*it);
-      found.emplace_back(static_cast<int64_t>(ReadBe64(k) ^ (uint64_t{1} << 63)),
-                         ReadBe64(k.substr(8)));
+      found.push_back(DecodeTimeKey(*it));
     }
   }
   for (auto [t, i] : found) {

@@ -1,6 +1,8 @@
 #include "services/audit/rocksdb_audit_store.h"
 
 #include <algorithm>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <utility>
@@ -30,12 +32,6 @@ constexpr char kHeads[] = "tree_heads";
 constexpr char kMeta[] = "meta";
 constexpr char kTreeStateKey[] = "tree_state";
 constexpr char kIndexedThroughKey[] = "indexed_through";
-
-std::string Be64(uint64_t v) {
-  std::string s;
-  AppendBe64(s, v);
-  return s;
-}
 
 std::string NodeKey(const merkle::NodeId& id) {
   std::string k(1, static_cast<char>(id.level));
@@ -93,13 +89,20 @@ void PutTimeRecords(storage::WriteBatch& wb, std::vector<TimePair> pairs) {
   }
 }
 
-absl::Status DecodeTimes(std::string_view value, std::vector<TimePair>& out) {
+// Appends the pairs of one time record under bucket `bucket`. A pair filed
+// under the wrong second (a damaged index) is left out: it could be neither
+// found in order nor pruned.
+absl::Status DecodeTimes(int64_t bucket, std::string_view value, std::vector<TimePair>& out) {
   if (value.size() % 16 != 0) return absl::DataLossError("a stored time index record is malformed");
   for (size_t off = 0; off < value.size(); off += 16) {
-    out.emplace_back(static_cast<int64_t>(ReadBe64(value.substr(off)) ^ (uint64_t{1} << 63)),
-                     ReadBe64(value.substr(off + 8)));
+    TimePair p = DecodeTimeKey(value.substr(off));
+    if (BucketOf(p.first) == bucket) out.push_back(p);
   }
   return absl::OkStatus();
+}
+
+int64_t BucketOfKey(std::string_view key) {
+  return static_cast<int64_t>(ReadBe64(key) ^ (uint64_t{1} << 63));
 }
 
 }  // namespace
@@ -123,6 +126,47 @@ absl::StatusOr<std::unique_ptr<RocksDbAuditStore>> RocksDbAuditStore::Open(
   return store;
 }
 
+namespace {
+
+absl::Status OldLayoutDamage(uint64_t leaf, std::string_view what) {
+  return absl::DataLossError(absl::StrCat(
+      "audit store: leaf ", leaf, " ", std::string(what), " in the old per-leaf layout; the store was not "
+      "converted. Verify an export made with the previous release before restoring from backup"));
+}
+
+// Walks the old per-leaf records ("entries" and "hashes", one each per
+// leaf) in index order, calling `visit` until it returns false. DATA_LOSS,
+// naming the leaf, where the two do not pair up.
+absl::Status WalkOldLeaves(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* entries, rocksdb::ColumnFamilyHandle* hashes,
+    const std::function<bool(uint64_t index, std::string_view entry, const merkle::Hash& hash)>&
+        visit) {
+  std::unique_ptr<rocksdb::Iterator> e(db->NewIterator(rocksdb::ReadOptions(), entries));
+  std::unique_ptr<rocksdb::Iterator> h(db->NewIterator(rocksdb::ReadOptions(), hashes));
+  for (e->SeekToFirst(), h->SeekToFirst(); e->Valid() || h->Valid(); e->Next(), h->Next()) {
+    if ((e->Valid() && e->key().size() != 8) || (h->Valid() && h->key().size() != 8)) {
+      return absl::DataLossError(
+          "audit store: a record in the old per-leaf layout has a malformed key; the store was "
+          "not converted");
+    }
+    const std::optional<uint64_t> ei =
+        e->Valid() ? std::optional<uint64_t>(ReadBe64(e->key().ToStringView())) : std::nullopt;
+    const std::optional<uint64_t> hi =
+        h->Valid() ? std::optional<uint64_t>(ReadBe64(h->key().ToStringView())) : std::nullopt;
+    if (!hi.has_value() || (ei.has_value() && *ei < *hi)) return OldLayoutDamage(*ei, "has an entry but no leaf hash");
+    if (!ei.has_value() || *hi < *ei) return OldLayoutDamage(*hi, "has a leaf hash but no entry");
+    if (*ei == UINT64_MAX) return OldLayoutDamage(*ei, "is beyond any tree size");
+    if (h->value().size() != 32) return OldLayoutDamage(*ei, "has a malformed leaf hash");
+    merkle::Hash hash;
+    std::memcpy(hash.data(), h->value().data(), hash.size());
+    if (!visit(*ei, e->value().ToStringView(), hash)) break;
+  }
+  if (!e->status().ok()) return storage::ToAbslStatus(e->status(), "reading old entries");
+  return storage::ToAbslStatus(h->status(), "reading old leaf hashes");
+}
+
+}  // namespace
+
 absl::Status RocksDbAuditStore::ConvertPerLeafRecords() {
   // Stores written before leaf chunks have one record per leaf in "entries"
   // and "hashes" (KvStore opens column families it finds on disk).
@@ -130,62 +174,45 @@ absl::Status RocksDbAuditStore::ConvertPerLeafRecords() {
   auto hh = kv_->Handle(kOldHashes);
   if (!eh.ok() || !hh.ok()) return absl::OkStatus();
   rocksdb::DB* db = kv_->raw();
-  uint64_t total = 0;
+  // Check every old leaf first, so that a damaged store is refused as it
+  // was, not half converted.
+  uint64_t old_leaves = 0;
+  RETURN_IF_ERROR(WalkOldLeaves(db, *eh, *hh, [&](uint64_t, std::string_view, const merkle::Hash&) {
+    ++old_leaves;
+    return true;
+  }));
+  if (old_leaves == 0) return absl::OkStatus();
+  log::Info("audit store: converting per-leaf records to leaf chunks",
+            {{"leaves", std::to_string(old_leaves)}});
   while (true) {
     // One atomic, fsynced batch per round: chunks for up to kConvertLeaves
     // old leaves and the deletion of exactly those leaves' old records, so a
     // crash between rounds leaves each leaf in exactly one layout and the
     // next start carries on.
-    std::unique_ptr<rocksdb::Iterator> e(db->NewIterator(rocksdb::ReadOptions(), *eh));
-    std::unique_ptr<rocksdb::Iterator> h(db->NewIterator(rocksdb::ReadOptions(), *hh));
-    e->SeekToFirst();
-    h->SeekToFirst();
     storage::WriteBatch wb(kv_.get());
     LeafChunkWriter chunk(kLeavesPerChunk);
-    uint64_t chunk_first = 0, next = 0, converted = 0, first = UINT64_MAX;
+    uint64_t chunk_first = 0, next = 0, converted = 0, first = 0;
     auto flush = [&] {
       if (chunk.size() > 0) wb.Put(kLeaves, Be64(chunk_first), chunk.Finish());
     };
-    while ((e->Valid() || h->Valid()) && converted < kConvertLeaves) {
-      if (e->Valid() && e->key().size() != 8) return absl::DataLossError(
-          "audit store: a record in the old \"entries\" family has a malformed key; not converted");
-      if (h->Valid() && h->key().size() != 8) return absl::DataLossError(
-          "audit store: a record in the old \"hashes\" family has a malformed key; not converted");
-      const uint64_t ei = e->Valid() ? ReadBe64(e->key().ToStringView()) : UINT64_MAX;
-      const uint64_t hi = h->Valid() ? ReadBe64(h->key().ToStringView()) : UINT64_MAX;
-      if (ei != hi) {
-        return absl::DataLossError(absl::StrCat(
-            "audit store: leaf ", std::min(ei, hi), " has ", ei < hi ? "an entry but no leaf hash"
-                                                                     : "a leaf hash but no entry",
-            " in the old per-leaf layout; the store was not converted. Verify an export made "
-            "with the previous release before restoring from backup"));
-      }
-      ASSIGN_OR_RETURN(merkle::Hash hash, ToHash(h->value().ToStringView(), "leaf hash"));
-      if (ei != next || chunk.size() == kLeavesPerChunk) flush();
-      if (chunk.size() == 0) chunk_first = ei;
-      chunk.Add(hash, e->value().ToStringView());
-      first = std::min(first, ei);
-      next = ei + 1;
-      ++converted;
-      e->Next();
-      h->Next();
-    }
-    if (!e->status().ok()) return storage::ToAbslStatus(e->status(), "reading old entries");
-    if (!h->status().ok()) return storage::ToAbslStatus(h->status(), "reading old leaf hashes");
-    if (converted == 0) {
-      if (total > 0) {
-        log::Info("audit store: converted to leaf chunks", {{"leaves", std::to_string(total)}});
-      }
-      return absl::OkStatus();
-    }
-    if (total == 0) log::Info("audit store: converting per-leaf records to leaf chunks", {});
+    RETURN_IF_ERROR(WalkOldLeaves(
+        db, *eh, *hh, [&](uint64_t index, std::string_view entry, const merkle::Hash& hash) {
+          if (converted == 0) first = index;
+          if (index != next || chunk.size() == kLeavesPerChunk) flush();
+          if (chunk.size() == 0) chunk_first = index;
+          chunk.Add(hash, entry);
+          next = index + 1;
+          return ++converted < kConvertLeaves;
+        }));
+    if (converted == 0) break;
     flush();
     wb.DeleteRange(kOldEntries, Be64(first), Be64(next));
     wb.DeleteRange(kOldHashes, Be64(first), Be64(next));
     RETURN_IF_ERROR(wb.status());
     RETURN_IF_ERROR(kv_->WriteSync(wb));
-    total += converted;
   }
+  log::Info("audit store: converted to leaf chunks", {{"leaves", std::to_string(old_leaves)}});
+  return absl::OkStatus();
 }
 
 absl::Status RocksDbAuditStore::ConvertPerLeafTimes() {
@@ -195,6 +222,7 @@ absl::Status RocksDbAuditStore::ConvertPerLeafTimes() {
   auto th = kv_->Handle(kOldTimes);
   if (!th.ok()) return absl::OkStatus();
   rocksdb::DB* db = kv_->raw();
+  uint64_t total = 0;
   while (true) {
     // One atomic round: records for up to kConvertTimes old keys, and the
     // deletion of exactly those keys.
@@ -205,17 +233,22 @@ absl::Status RocksDbAuditStore::ConvertPerLeafTimes() {
       if (first.empty()) first = it->key().ToString();
       last = it->key().ToString();
       if (it->key().size() != 16) continue;  // not a time key: dropped with the rest
-      std::string_view k = it->key().ToStringView();
-      pairs.emplace_back(static_cast<int64_t>(ReadBe64(k) ^ (uint64_t{1} << 63)), ReadBe64(k.substr(8)));
+      pairs.push_back(DecodeTimeKey(it->key().ToStringView()));
     }
     if (!it->status().ok()) return storage::ToAbslStatus(it->status(), "reading the old time index");
-    if (first.empty()) return absl::OkStatus();
+    if (first.empty()) break;
+    if (total == 0) log::Info("audit store: converting per-leaf time keys to time buckets", {});
+    total += pairs.size();
     storage::WriteBatch wb(kv_.get());
     PutTimeRecords(wb, std::move(pairs));
     wb.DeleteRange(kOldTimes, first, last + std::string(1, '\0'));
     RETURN_IF_ERROR(wb.status());
     RETURN_IF_ERROR(kv_->WriteSync(wb));
   }
+  if (total > 0) {
+    log::Info("audit store: converted to time buckets", {{"time_keys", std::to_string(total)}});
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RocksDbAuditStore::Append(const AppendBatch& batch) {
@@ -417,7 +450,7 @@ absl::Status RocksDbAuditStore::ScanTimes(
           if (stopped) return false;
         }
         bucket = std::string(key.substr(0, 8));
-        status = DecodeTimes(value, pairs);
+        status = DecodeTimes(BucketOfKey(key), value, pairs);
         return status.ok();
       }));
   RETURN_IF_ERROR(status);
@@ -440,7 +473,7 @@ absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
     RETURN_IF_ERROR(kv_->Scan(kTimeBuckets, BucketPrefix(bucket),
                               [&](std::string_view key, std::string_view value) {
                                 std::vector<TimePair> list;
-                                bad = DecodeTimes(value, list);
+                                bad = DecodeTimes(bucket, value, list);
                                 if (!bad.ok()) return false;
                                 std::string kept;
                                 for (const TimePair& p : list) {
@@ -460,34 +493,45 @@ absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
   }
   std::sort(pruned.begin(), pruned.end());
   pruned.erase(std::unique(pruned.begin(), pruned.end()), pruned.end());
-  size_t found = 0;
-  // Rewrite every chunk holding a pruned leaf: same hashes, the pruned
-  // entries emptied.
-  absl::Status damaged;
-  RETURN_IF_ERROR(VisitChunks(
-      pruned.front(), pruned.back() + 1, [&](uint64_t first, uint64_t limit, std::string_view record) {
-        LeafChunkReader chunk(record);
-        const uint64_t stop = std::min(limit, first + chunk.size());
-        auto from = std::lower_bound(pruned.begin(), pruned.end(), first);
-        if (from == pruned.end() || *from >= stop) return true;
-        found += static_cast<size_t>(std::lower_bound(from, pruned.end(), stop) - from);
-        LeafChunkWriter out(chunk.size());
-        LeafChunkReader::Entry e;
-        for (uint32_t k = 0; k < chunk.size(); ++k) {
-          if (!chunk.Next(&e)) {
-            damaged = absl::DataLossError(absl::StrCat(
-                "stored leaf chunk at ", first, " is damaged; nothing was pruned"));
-            return false;
-          }
-          const bool prune = first + k < stop && std::binary_search(from, pruned.end(), first + k);
-          out.Add(chunk.LeafHash(k), prune ? std::string_view() : e.bytes);
+  // The chunk holding each pruned leaf, found with a point read per leaf
+  // (pruned leaves come in time order, which need not be index order, so a
+  // scan from the lowest to the highest could cross the whole log).
+  std::map<uint64_t, std::vector<uint64_t>> by_chunk;
+  for (uint64_t i : pruned) {
+    bool found = false;
+    RETURN_IF_ERROR(VisitChunks(i, i + 1, [&](uint64_t first, uint64_t, std::string_view record) {
+      LeafChunkReader chunk(record);
+      if (first <= i && i - first < chunk.size()) {
+        by_chunk[first].push_back(i);
+        found = true;
+      }
+      return false;
+    }));
+    if (!found) {
+      return absl::DataLossError(
+          absl::StrCat("leaf ", i, " is missing from the store; nothing was pruned"));
+    }
+  }
+  // Rewrite each of those chunks: same hashes, the pruned entries emptied.
+  for (const auto& [first, gone] : by_chunk) {
+    absl::Status damaged;
+    RETURN_IF_ERROR(VisitChunks(first, first + 1, [&](uint64_t, uint64_t, std::string_view record) {
+      LeafChunkReader chunk(record);
+      LeafChunkWriter out(chunk.size());
+      LeafChunkReader::Entry e;
+      for (uint32_t k = 0; k < chunk.size(); ++k) {
+        if (!chunk.Next(&e)) {
+          damaged = absl::DataLossError(absl::StrCat(
+              "stored leaf chunk at ", first, " is damaged; nothing was pruned"));
+          return false;
         }
-        wb.Put(kLeaves, Be64(first), out.Finish());
-        return true;
-      }));
-  RETURN_IF_ERROR(damaged);
-  if (found != pruned.size()) {
-    return absl::DataLossError("a leaf to prune is missing from the store; nothing was pruned");
+        const bool prune = std::binary_search(gone.begin(), gone.end(), first + k);
+        out.Add(chunk.LeafHash(k), prune ? std::string_view() : e.bytes);
+      }
+      wb.Put(kLeaves, Be64(first), out.Finish());
+      return false;
+    }));
+    RETURN_IF_ERROR(damaged);
   }
   for (const auto& [term, gone] : GroupByTerm(items)) {
     std::vector<uint64_t> drop = gone;

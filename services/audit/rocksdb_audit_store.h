@@ -13,13 +13,14 @@
 //   terms      term 0x00 be64(upper)      -> be64 indexes (postings.h)
 //   tree_heads be64(tree_size)            -> EncodeTreeHead()
 //   meta       "tree_state"               -> be64(size) || frontier hashes
-//              "indexed_through"          -> be64(n): times/terms complete below n
+//              "indexed_through"          -> be64(n): time_buckets/terms complete below n
 // The leaf at index i is in the chunk with the greatest key <= i, if that
-// chunk is long enough. Stores written before chunks (one "entries" and one
-// "hashes" record per leaf) are converted when opened.
+// chunk is long enough. Stores written before chunks and time buckets (one
+// "entries", one "hashes" and one "times" record per leaf) are converted when
+// opened; one whose old leaf records do not pair up is refused, unchanged.
 // An append is one WriteBatch (leaf chunks, nodes, ids, tree_state)
 // written with sync=true, so "acknowledged" means in the fsynced WAL. The
-// times/terms index is written afterwards without sync (WriteIndex).
+// time_buckets/terms index is written afterwards without sync (WriteIndex).
 //
 // Thread-safe.
 #ifndef DATALAB_SERVICES_AUDIT_ROCKSDB_AUDIT_STORE_H_

@@ -24,12 +24,6 @@ using ::datalab::testing::IsOk;
 using ::datalab::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string Be64(uint64_t v) {
-  std::string s;
-  AppendBe64(s, v);
-  return s;
-}
-
 std::string Entry(uint64_t i) { return "entry-" + std::string(i % 300, 'x') + std::to_string(i); }
 
 TEST(LeafChunkTest, RoundTripsHashesEntriesAndPrunedMarkers) {
@@ -209,17 +203,119 @@ TEST_F(ConversionTest, OldTimeIndexIsConvertedInRounds) {
 }
 
 TEST_F(ConversionTest, IncompleteOldStoreIsRefusedAndLeftAsItWas) {
+  // The damage is past the first conversion round (4,096 leaves): every old
+  // leaf is checked before anything is written.
+  WriteOldStore(5000, {});
+  {
+    auto kv = OpenRaw();
+    ASSERT_THAT(kv->Delete("hashes", Be64(4500)), IsOk());
+  }
+  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+  EXPECT_THAT(store.status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 4500 has an entry but no leaf hash")));
+  auto kv = OpenRaw();
+  EXPECT_EQ(CountKeys(*kv, "entries"), 5000);
+  EXPECT_EQ(CountKeys(*kv, "hashes"), 4999);
+  EXPECT_EQ(CountKeys(*kv, "leaves"), 0);
+}
+
+TEST_F(ConversionTest, MalformedOldHashOrStrayEntryIsRefused) {
   WriteOldStore(40, {});
   {
     auto kv = OpenRaw();
-    ASSERT_THAT(kv->Delete("hashes", Be64(17)), IsOk());
+    ASSERT_THAT(kv->Put("hashes", Be64(10), std::string(31, 'h')), IsOk());
   }
-  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
-  EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 17")));
-  auto kv = OpenRaw();
-  EXPECT_EQ(CountKeys(*kv, "entries"), 40);
-  EXPECT_EQ(CountKeys(*kv, "hashes"), 39);
-  EXPECT_EQ(CountKeys(*kv, "leaves"), 0);
+  EXPECT_THAT(RocksDbAuditStore::Open(dir_.Sub("db")).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 10 has a malformed leaf hash")));
+  {
+    auto kv = OpenRaw();
+    const merkle::Hash h = merkle::LeafHash(Entry(10));
+    ASSERT_THAT(kv->Put("hashes", Be64(10), std::string(h.begin(), h.end())), IsOk());
+    ASSERT_THAT(kv->Put("hashes", Be64(77), std::string(h.begin(), h.end())), IsOk());
+  }
+  EXPECT_THAT(RocksDbAuditStore::Open(dir_.Sub("db")).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 77 has a leaf hash but no entry")));
+}
+
+// A store with `n` leaves in one append, indexed at times 1000 + index.
+class PruneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+    ASSERT_THAT(store, IsOk());
+    store_ = std::move(*store);
+    merkle::CompactRange range;
+    AppendBatch b;
+    std::vector<IndexRecord> records;
+    for (uint64_t i = 0; i < 300; ++i) {
+      LeafRecord l;
+      l.event_id = "id-" + std::to_string(i);
+      l.entry = Entry(i);
+      l.leaf_hash = merkle::LeafHash(l.entry);
+      range.Append(l.leaf_hash);
+      b.leaves.push_back(l);
+      records.push_back({i, 1000 + static_cast<int64_t>(i), {"s:users/a"}});
+    }
+    b.frontier = range.frontier();
+    ASSERT_THAT(store_->Append(b), IsOk());
+    ASSERT_THAT(store_->WriteIndex(records, 300), IsOk());
+  }
+
+  // Whether leaf i's entry reads as pruned, and whether its time is indexed.
+  std::pair<bool, bool> State(uint64_t i) {
+    bool pruned = false, timed = false;
+    EXPECT_THAT(store_->ScanEntries(i, i + 1, [&](const StoredEntry& e) {
+      pruned = e.pruned;
+      return true;
+    }),
+                IsOk());
+    EXPECT_THAT(store_->ScanTimes(1000 + static_cast<int64_t>(i), 1001 + static_cast<int64_t>(i),
+                                  [&](int64_t, uint64_t) { return timed = true; }),
+                IsOk());
+    return {pruned, timed};
+  }
+
+  ::datalab::testing::TempDir dir_;
+  std::unique_ptr<RocksDbAuditStore> store_;
+};
+
+TEST_F(PruneTest, PrunesLeavesOutOfIndexOrderAcrossChunks) {
+  // Retention picks leaves by time, not index: 290 (second chunk) first.
+  ASSERT_THAT(store_->Prune({{290, 1290, {}}, {3, 1003, {}}, {255, 1255, {}}}), IsOk());
+  for (uint64_t i : {3u, 255u, 290u}) EXPECT_EQ(State(i), std::make_pair(true, false)) << i;
+  for (uint64_t i : {2u, 4u, 256u, 299u}) EXPECT_EQ(State(i), std::make_pair(false, true)) << i;
+}
+
+TEST_F(PruneTest, MissingLeafPrunesNothing) {
+  EXPECT_THAT(store_->Prune({{3, 1003, {}}, {300, 1300, {}}}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 300 is missing")));
+  EXPECT_EQ(State(3), std::make_pair(false, true));
+}
+
+TEST_F(PruneTest, DamagedChunkPrunesNothing) {
+  {
+    // Cut the second chunk's entries short (the chunk at 256 holds 44 leaves).
+    auto record = store_->kv().Get("leaves", Be64(256));
+    ASSERT_THAT(record, IsOk());
+    ASSERT_THAT(store_->kv().Put("leaves", Be64(256), record->substr(0, record->size() - 10)), IsOk());
+  }
+  EXPECT_THAT(store_->Prune({{3, 1003, {}}, {260, 1260, {}}}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("chunk at 256 is damaged")));
+  EXPECT_EQ(State(3), std::make_pair(false, true));
+}
+
+TEST_F(PruneTest, TimePairsFiledUnderTheWrongSecondAreNotReturned) {
+  // A damaged index record: second 1's key holding a pair of second 9.
+  ASSERT_THAT(store_->kv().Put("time_buckets", Be64((uint64_t{1} << 63) | 1) + Be64(999),
+                               TimeKey(9999, 7) + TimeKey(1500, 8)),
+              IsOk());
+  std::vector<std::pair<int64_t, uint64_t>> seen;
+  ASSERT_THAT(store_->ScanTimes(1499, 10'000, [&](int64_t t, uint64_t i) {
+    if (i == 7 || i == 8) seen.emplace_back(t, i);
+    return true;
+  }),
+              IsOk());
+  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, uint64_t>>{{1500, 8}}));
 }
 
 }  // namespace

@@ -32,12 +32,6 @@ std::string RawPublicKey() {
   return std::string(raw.begin(), raw.end());
 }
 
-std::string Be64(uint64_t v) {
-  std::string s;
-  AppendBe64(s, v);
-  return s;
-}
-
 // Exports straight from a store (no startup checks), like a forensic copy.
 std::string ExportStore(const AuditStore& store) {
   std::stringstream ss;
