@@ -151,6 +151,15 @@ class TamperTest : public ::testing::Test {
     WriteRawLeaves(*kv, leaves);
   }
 
+  // Changes the bytes of the chunk record at `first` in place.
+  void EditChunkRecord(uint64_t first, const std::function<void(std::string&)>& edit) {
+    auto kv = OpenRaw();
+    auto record = kv->Get("leaves", Be64(first));
+    ASSERT_THAT(record, IsOk());
+    edit(*record);
+    ASSERT_THAT(kv->Put("leaves", Be64(first), *record), IsOk());
+  }
+
   VerifyReport ExportAndVerify() {
     auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
     EXPECT_THAT(store, IsOk());
@@ -261,13 +270,7 @@ TEST_F(TamperTest, TruncatedLogFailsAtTheFirstMissingEntry) {
 }
 
 TEST_F(TamperTest, DamagedChunkHeaderFailsAtItsFirstLeaf) {
-  {
-    auto kv = OpenRaw();
-    auto record = kv->Get("leaves", Be64(20));
-    ASSERT_THAT(record, IsOk());
-    (*record)[0] ^= 0x7f;  // the version byte
-    ASSERT_THAT(kv->Put("leaves", Be64(20), *record), IsOk());
-  }
+  EditChunkRecord(20, [](std::string& record) { record[0] ^= 0x7f; });  // the version byte
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 20);
@@ -276,14 +279,10 @@ TEST_F(TamperTest, DamagedChunkHeaderFailsAtItsFirstLeaf) {
 TEST_F(TamperTest, DamagedEntryLengthFailsNoLaterThanItsLeaf) {
   // A changed length misaligns the entries that follow in the chunk: leaf
   // 20's entry (the chunk's first) is read wrong or not at all.
-  {
-    auto kv = OpenRaw();
-    auto record = kv->Get("leaves", Be64(20));
-    ASSERT_THAT(record, IsOk());
+  EditChunkRecord(20, [](std::string& record) {
     const size_t first_tag = 2 + 30 * 32;  // version, n (one byte), 30 hashes
-    (*record)[first_tag] = static_cast<char>((*record)[first_tag] + 5);
-    ASSERT_THAT(kv->Put("leaves", Be64(20), *record), IsOk());
-  }
+    record[first_tag] = static_cast<char>(record[first_tag] + 5);
+  });
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 20);
