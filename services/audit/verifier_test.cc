@@ -74,7 +74,9 @@ void WriteRawLeaves(storage::KvStore& kv, const RawLeaves& leaves) {
   LeafChunkWriter chunk(kLeavesPerChunk);
   uint64_t first = 0, next = 0;
   auto flush = [&] {
-    if (chunk.size() > 0) ASSERT_THAT(kv.Put("leaves", Be64(first), chunk.Finish()), IsOk());
+    if (chunk.size() > 0) {
+      ASSERT_THAT(kv.Put("leaves", Be64(first), chunk.Finish()), IsOk());
+    }
   };
   for (const auto& [i, leaf] : leaves) {
     if (i != next || chunk.size() == kLeavesPerChunk || !leaf.entry.has_value()) flush();
@@ -160,6 +162,14 @@ class TamperTest : public ::testing::Test {
     ASSERT_THAT(kv->Put("leaves", Be64(first), *record), IsOk());
   }
 
+  // Verifies an export and expects it to fail at leaf `index`.
+  VerifyReport ExpectFailsAt(int64_t index) {
+    VerifyReport r = ExportAndVerify();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.first_bad_index, index);
+    return r;
+  }
+
   VerifyReport ExportAndVerify() {
     auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
     EXPECT_THAT(store, IsOk());
@@ -193,31 +203,23 @@ TEST_F(TamperTest, ChangedEntryFailsAtItsIndex) {
     e.set_action("query.nothing_to_see");
     leaves[30].entry = e.SerializeAsString();
   });
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 30);
+  ExpectFailsAt(30);
 }
 
 TEST_F(TamperTest, DeletedEntryFailsAtItsIndex) {
   EditLeaves([](RawLeaves& leaves) { leaves.erase(30); });
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 30);
+  VerifyReport r = ExpectFailsAt(30);
   EXPECT_THAT(r.error, HasSubstr("missing"));
 }
 
 TEST_F(TamperTest, DeletedBodyIsNotMistakenForPruning) {
   EditLeaves([](RawLeaves& leaves) { leaves[7].entry.reset(); });
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 7);
+  ExpectFailsAt(7);
 }
 
 TEST_F(TamperTest, ReorderedEntriesFailAtTheFirstMovedIndex) {
   EditLeaves([](RawLeaves& leaves) { std::swap(leaves[12].entry, leaves[31].entry); });
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 12);
+  ExpectFailsAt(12);
 }
 
 // Shifts entries [at, 50) up by one and puts `bytes` at `at`, shifting the
@@ -240,9 +242,7 @@ TEST_F(TamperTest, InsertedEntryFailsAtItsIndex) {
   EditLeaves([&](RawLeaves& leaves) {
     InsertEntry(leaves, 25, forged.SerializeAsString(), /*with_hashes=*/false);
   });
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 25);
+  ExpectFailsAt(25);
 }
 
 TEST_F(TamperTest, InsertWithRewrittenHashesIsCaughtByTheSignedHead) {
@@ -264,16 +264,12 @@ TEST_F(TamperTest, TruncatedLogFailsAtTheFirstMissingEntry) {
   EditLeaves([](RawLeaves& leaves) {
     for (uint64_t i = 45; i < 50; ++i) leaves.erase(i);
   });
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 45);
+  ExpectFailsAt(45);
 }
 
 TEST_F(TamperTest, DamagedChunkHeaderFailsAtItsFirstLeaf) {
   EditChunkRecord(20, [](std::string& record) { record[0] ^= 0x7f; });  // the version byte
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 20);
+  ExpectFailsAt(20);
 }
 
 TEST_F(TamperTest, DamagedEntryLengthFailsNoLaterThanItsLeaf) {
@@ -283,9 +279,7 @@ TEST_F(TamperTest, DamagedEntryLengthFailsNoLaterThanItsLeaf) {
     const size_t first_tag = 2 + 30 * 32;  // version, n (one byte), 30 hashes
     record[first_tag] = static_cast<char>(record[first_tag] + 5);
   });
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 20);
+  ExpectFailsAt(20);
 }
 
 TEST_F(TamperTest, ChunkWrittenOverAnotherHidesItsLeaves) {
@@ -311,9 +305,7 @@ TEST_F(TamperTest, ChunkWrittenOverAnotherHidesItsLeaves) {
   EXPECT_EQ(seen.size(), 6u);  // 20..25
   EXPECT_EQ(seen.back(), 25u);
   store->reset();
-  VerifyReport r = ExportAndVerify();
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.first_bad_index, 26);
+  VerifyReport r = ExpectFailsAt(26);
   EXPECT_THAT(r.error, HasSubstr("missing"));
 }
 
