@@ -697,7 +697,9 @@ void AuditLogTest::CheckPruneKeepsTheTreeVerifiable(AuditStore* store, bool batc
                          common::v1::ALLOW, 1000 + i);
     if (batched && i < 12) {
       first.push_back(e);
-      if (i == 11) ASSERT_THAT(log->Append(first), IsOk());
+      if (i == 11) {
+        ASSERT_THAT(log->Append(first), IsOk());
+      }
       continue;
     }
     AppendOne(*log, e);

@@ -149,17 +149,16 @@ absl::Status WalkOldLeaves(
           "audit store: a record in the old per-leaf layout has a malformed key; the store was "
           "not converted");
     }
-    const std::optional<uint64_t> ei =
-        e->Valid() ? std::optional<uint64_t>(ReadBe64(e->key().ToStringView())) : std::nullopt;
-    const std::optional<uint64_t> hi =
-        h->Valid() ? std::optional<uint64_t>(ReadBe64(h->key().ToStringView())) : std::nullopt;
-    if (!hi.has_value() || (ei.has_value() && *ei < *hi)) return OldLayoutDamage(*ei, "has an entry but no leaf hash");
-    if (!ei.has_value() || *hi < *ei) return OldLayoutDamage(*hi, "has a leaf hash but no entry");
-    if (*ei == UINT64_MAX) return OldLayoutDamage(*ei, "is beyond any tree size");
-    if (h->value().size() != 32) return OldLayoutDamage(*ei, "has a malformed leaf hash");
+    // At least one of the two is valid (the loop's condition).
+    const uint64_t ei = e->Valid() ? ReadBe64(e->key().ToStringView()) : 0;
+    const uint64_t hi = h->Valid() ? ReadBe64(h->key().ToStringView()) : 0;
+    if (!h->Valid() || (e->Valid() && ei < hi)) return OldLayoutDamage(ei, "has an entry but no leaf hash");
+    if (!e->Valid() || hi < ei) return OldLayoutDamage(hi, "has a leaf hash but no entry");
+    if (ei == UINT64_MAX) return OldLayoutDamage(ei, "is beyond any tree size");
+    if (h->value().size() != 32) return OldLayoutDamage(ei, "has a malformed leaf hash");
     merkle::Hash hash;
     std::memcpy(hash.data(), h->value().data(), hash.size());
-    if (!visit(*ei, e->value().ToStringView(), hash)) break;
+    if (!visit(ei, e->value().ToStringView(), hash)) break;
   }
   if (!e->status().ok()) return storage::ToAbslStatus(e->status(), "reading old entries");
   return storage::ToAbslStatus(h->status(), "reading old leaf hashes");

@@ -141,7 +141,9 @@ TEST_F(ConversionTest, OldStoreIsConvertedWhole) {
       EXPECT_EQ(e.index, next++);
       const bool pruned = e.index == 3 || e.index == 4095 || e.index == 4096;
       EXPECT_EQ(e.pruned, pruned) << e.index;
-      if (!pruned) EXPECT_EQ(*e.entry, Entry(e.index));
+      if (!pruned) {
+        EXPECT_EQ(*e.entry, Entry(e.index));
+      }
       range.Append(*e.leaf_hash);
       return true;
     }),
