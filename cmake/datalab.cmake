@@ -29,6 +29,17 @@ function(datalab_cc_binary)
   set_target_properties(${A_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
 endfunction()
 
+# datalab_use_tcmalloc(target): the binary allocates through tcmalloc
+# (thread caches, no glibc arena consolidation). Used where allocation is a
+# measured bottleneck: the audit service's appends went from ~97K to
+# ~125K events/s with it (docs/BENCHMARKS.md, stop 20). Nothing references
+# tcmalloc's symbols, hence --no-as-needed. A no-op under sanitizers/fuzzing.
+function(datalab_use_tcmalloc target)
+  if(DATALAB_TCMALLOC)
+    target_link_libraries(${target} PRIVATE -Wl,--no-as-needed ${DATALAB_TCMALLOC} -Wl,--as-needed)
+  endif()
+endfunction()
+
 # datalab_cc_test(NAME x_test SRCS x_test.cc DEPS ... [LABELS l ...] [TIMEOUT s])
 # One executable per test file, registered with gtest_discover_tests.
 function(datalab_cc_test)

@@ -13,6 +13,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libssl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libyaml-cpp-dev libroaring-dev
+  libtcmalloc-minimal4
   curl
 )
 
