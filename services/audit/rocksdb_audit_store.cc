@@ -62,7 +62,7 @@ int64_t BucketOf(int64_t time_ms) {
 }
 
 std::string BucketPrefix(int64_t bucket) {
-  return Be64(static_cast<uint64_t>(bucket) ^ (uint64_t{1} << 63));
+  return storage::EncodeUint64(static_cast<uint64_t>(bucket) ^ (uint64_t{1} << 63));
 }
 
 using TimePair = std::pair<int64_t, uint64_t>;  // (time_ms, index)
@@ -85,7 +85,7 @@ void PutTimeRecords(storage::WriteBatch& wb, std::vector<TimePair> pairs) {
       upper = std::max(upper, i);
       value.append(TimeKey(t, i));
     }
-    wb.Put(kTimeBuckets, BucketPrefix(bucket) + Be64(upper), value);
+    wb.Put(kTimeBuckets, BucketPrefix(bucket) + storage::EncodeUint64(upper), value);
   }
 }
 
@@ -192,7 +192,7 @@ absl::Status RocksDbAuditStore::ConvertPerLeafRecords() {
     LeafChunkWriter chunk(kLeavesPerChunk);
     uint64_t chunk_first = 0, next = 0, converted = 0, first = 0;
     auto flush = [&] {
-      if (chunk.size() > 0) wb.Put(kLeaves, Be64(chunk_first), chunk.Finish());
+      if (chunk.size() > 0) wb.Put(kLeaves, storage::EncodeUint64(chunk_first), chunk.Finish());
     };
     RETURN_IF_ERROR(WalkOldLeaves(
         db, *eh, *hh, [&](uint64_t index, std::string_view entry, const merkle::Hash& hash) {
@@ -205,8 +205,8 @@ absl::Status RocksDbAuditStore::ConvertPerLeafRecords() {
         }));
     if (converted == 0) break;
     flush();
-    wb.DeleteRange(kOldEntries, Be64(first), Be64(next));
-    wb.DeleteRange(kOldHashes, Be64(first), Be64(next));
+    wb.DeleteRange(kOldEntries, storage::EncodeUint64(first), storage::EncodeUint64(next));
+    wb.DeleteRange(kOldHashes, storage::EncodeUint64(first), storage::EncodeUint64(next));
     RETURN_IF_ERROR(wb.status());
     RETURN_IF_ERROR(kv_->WriteSync(wb));
   }
@@ -263,7 +263,7 @@ absl::Status RocksDbAuditStore::Append(const AppendBatch& batch) {
     const size_t end = std::min(n, k + kLeavesPerChunk);
     LeafChunkWriter chunk(static_cast<uint32_t>(end - k));
     for (size_t j = k; j < end; ++j) chunk.Add(batch.leaves[j].leaf_hash, batch.leaves[j].entry);
-    wb.Put(kLeaves, Be64(batch.first_index + k), chunk.Finish());
+    wb.Put(kLeaves, storage::EncodeUint64(batch.first_index + k), chunk.Finish());
   }
   // Event ids in key order: each memtable insert then starts from where the
   // previous one ended (RocksDB keeps that position) rather than searching
@@ -273,9 +273,11 @@ absl::Status RocksDbAuditStore::Append(const AppendBatch& batch) {
   std::sort(by_id.begin(), by_id.end(), [&](uint32_t a, uint32_t b) {
     return batch.leaves[a].event_id < batch.leaves[b].event_id;
   });
-  for (uint32_t j : by_id) wb.Put(kIds, batch.leaves[j].event_id, Be64(batch.first_index + j));
+  for (uint32_t j : by_id) {
+    wb.Put(kIds, batch.leaves[j].event_id, storage::EncodeUint64(batch.first_index + j));
+  }
   for (const auto& [id, hash] : batch.nodes) wb.Put(kNodes, NodeKey(id), HashView(hash));
-  std::string st = Be64(batch.first_index + n);
+  std::string st = storage::EncodeUint64(batch.first_index + n);
   for (const merkle::Hash& h : batch.frontier) st.append(HashView(h));
   wb.Put(kMeta, kTreeStateKey, st);
   RETURN_IF_ERROR(wb.status());
@@ -291,9 +293,9 @@ absl::Status RocksDbAuditStore::VisitChunks(
   rocksdb::DB* db = const_cast<storage::KvStore&>(*kv_).raw();
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handle));
   // The chunk holding `begin` is the one with the greatest key <= begin.
-  it->SeekForPrev(Be64(begin));
+  it->SeekForPrev(storage::EncodeUint64(begin));
   while (it->Valid() && it->key().size() != 8) it->Prev();
-  if (!it->Valid()) it->Seek(Be64(begin));
+  if (!it->Valid()) it->Seek(storage::EncodeUint64(begin));
   while (true) {
     // Keys that are not be64 indexes are not the store's: skip them.
     while (it->Valid() && it->key().size() != 8) it->Next();
@@ -527,7 +529,7 @@ absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
         const bool prune = std::binary_search(gone.begin(), gone.end(), first + k);
         out.Add(chunk.LeafHash(k), prune ? std::string_view() : e.bytes);
       }
-      wb.Put(kLeaves, Be64(first), out.Finish());
+      wb.Put(kLeaves, storage::EncodeUint64(first), out.Finish());
       return false;
     }));
     RETURN_IF_ERROR(damaged);
@@ -568,7 +570,7 @@ absl::Status RocksDbAuditStore::WriteIndex(const std::vector<IndexRecord>& recor
   for (const auto& [term, indexes] : GroupByTerm(records)) {
     wb.Put(kTerms, PostingKey(term, indexes.back()), EncodePosting(indexes));
   }
-  wb.Put(kMeta, kIndexedThroughKey, Be64(indexed_through));
+  wb.Put(kMeta, kIndexedThroughKey, storage::EncodeUint64(indexed_through));
   RETURN_IF_ERROR(wb.status());
   return kv_->Write(wb);  // derived data: no fsync (see header)
 }
@@ -583,7 +585,7 @@ absl::StatusOr<uint64_t> RocksDbAuditStore::IndexedThrough() const {
 
 absl::Status RocksDbAuditStore::PutTreeHead(const TreeHead& head) {
   storage::WriteBatch wb(kv_.get());
-  wb.Put(kHeads, Be64(head.tree_size), EncodeTreeHead(head));
+  wb.Put(kHeads, storage::EncodeUint64(head.tree_size), EncodeTreeHead(head));
   RETURN_IF_ERROR(wb.status());
   return kv_->WriteSync(wb);
 }
@@ -599,7 +601,7 @@ absl::StatusOr<std::optional<TreeHead>> RocksDbAuditStore::LatestTreeHead() cons
 }
 
 absl::StatusOr<std::optional<TreeHead>> RocksDbAuditStore::GetTreeHead(uint64_t size) const {
-  auto v = kv_->Get(kHeads, Be64(size));
+  auto v = kv_->Get(kHeads, storage::EncodeUint64(size));
   if (absl::IsNotFound(v.status())) return std::optional<TreeHead>();
   if (!v.ok()) return v.status();
   ASSIGN_OR_RETURN(TreeHead h, DecodeTreeHead(*v));
@@ -609,7 +611,7 @@ absl::StatusOr<std::optional<TreeHead>> RocksDbAuditStore::GetTreeHead(uint64_t 
 absl::Status RocksDbAuditStore::ScanTreeHeads(
     uint64_t max_size, const std::function<bool(const TreeHead&)>& visit) const {
   absl::Status inner;
-  std::string end = max_size == UINT64_MAX ? std::string() : Be64(max_size + 1);
+  std::string end = max_size == UINT64_MAX ? std::string() : storage::EncodeUint64(max_size + 1);
   auto fn = [&](std::string_view, std::string_view value) {
     auto h = DecodeTreeHead(value);
     if (!h.ok()) {

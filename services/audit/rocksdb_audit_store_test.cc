@@ -98,12 +98,12 @@ class ConversionTest : public ::testing::Test {
     for (uint64_t i = 0; i < n; ++i) {
       const merkle::Hash h = merkle::LeafHash(Entry(i));
       const bool is_pruned = std::find(pruned.begin(), pruned.end(), i) != pruned.end();
-      wb.Put("entries", Be64(i), is_pruned ? "" : Entry(i));
-      wb.Put("hashes", Be64(i), std::string(h.begin(), h.end()));
-      wb.Put("ids", "id-" + std::to_string(i), Be64(i));
+      wb.Put("entries", storage::EncodeUint64(i), is_pruned ? "" : Entry(i));
+      wb.Put("hashes", storage::EncodeUint64(i), std::string(h.begin(), h.end()));
+      wb.Put("ids", "id-" + std::to_string(i), storage::EncodeUint64(i));
       range.Append(h);
     }
-    std::string state = Be64(n);
+    std::string state = storage::EncodeUint64(n);
     for (const merkle::Hash& h : range.frontier()) state.append(h.begin(), h.end());
     wb.Put("meta", "tree_state", state);
     ASSERT_THAT((*kv)->Write(wb), IsOk());
@@ -210,7 +210,7 @@ TEST_F(ConversionTest, IncompleteOldStoreIsRefusedAndLeftAsItWas) {
   WriteOldStore(5000, {});
   {
     auto kv = OpenRaw();
-    ASSERT_THAT(kv->Delete("hashes", Be64(4500)), IsOk());
+    ASSERT_THAT(kv->Delete("hashes", storage::EncodeUint64(4500)), IsOk());
   }
   auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
   EXPECT_THAT(store.status(),
@@ -225,15 +225,16 @@ TEST_F(ConversionTest, MalformedOldHashOrStrayEntryIsRefused) {
   WriteOldStore(40, {});
   {
     auto kv = OpenRaw();
-    ASSERT_THAT(kv->Put("hashes", Be64(10), std::string(31, 'h')), IsOk());
+    ASSERT_THAT(kv->Put("hashes", storage::EncodeUint64(10), std::string(31, 'h')), IsOk());
   }
   EXPECT_THAT(RocksDbAuditStore::Open(dir_.Sub("db")).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 10 has a malformed leaf hash")));
   {
     auto kv = OpenRaw();
     const merkle::Hash h = merkle::LeafHash(Entry(10));
-    ASSERT_THAT(kv->Put("hashes", Be64(10), std::string(h.begin(), h.end())), IsOk());
-    ASSERT_THAT(kv->Put("hashes", Be64(77), std::string(h.begin(), h.end())), IsOk());
+    const std::string hash(h.begin(), h.end());
+    ASSERT_THAT(kv->Put("hashes", storage::EncodeUint64(10), hash), IsOk());
+    ASSERT_THAT(kv->Put("hashes", storage::EncodeUint64(77), hash), IsOk());
   }
   EXPECT_THAT(RocksDbAuditStore::Open(dir_.Sub("db")).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 77 has a leaf hash but no entry")));
@@ -297,9 +298,10 @@ TEST_F(PruneTest, MissingLeafPrunesNothing) {
 TEST_F(PruneTest, DamagedChunkPrunesNothing) {
   {
     // Cut the second chunk's entries short (the chunk at 256 holds 44 leaves).
-    auto record = store_->kv().Get("leaves", Be64(256));
+    auto record = store_->kv().Get("leaves", storage::EncodeUint64(256));
     ASSERT_THAT(record, IsOk());
-    ASSERT_THAT(store_->kv().Put("leaves", Be64(256), record->substr(0, record->size() - 10)), IsOk());
+    const std::string cut = record->substr(0, record->size() - 10);
+    ASSERT_THAT(store_->kv().Put("leaves", storage::EncodeUint64(256), cut), IsOk());
   }
   EXPECT_THAT(store_->Prune({{3, 1003, {}}, {260, 1260, {}}}),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("chunk at 256 is damaged")));
@@ -308,9 +310,9 @@ TEST_F(PruneTest, DamagedChunkPrunesNothing) {
 
 TEST_F(PruneTest, TimePairsFiledUnderTheWrongSecondAreNotReturned) {
   // A damaged index record: second 1's key holding a pair of second 9.
-  ASSERT_THAT(store_->kv().Put("time_buckets", Be64((uint64_t{1} << 63) | 1) + Be64(999),
-                               TimeKey(9999, 7) + TimeKey(1500, 8)),
-              IsOk());
+  const std::string key =
+      storage::EncodeUint64((uint64_t{1} << 63) | 1) + storage::EncodeUint64(999);
+  ASSERT_THAT(store_->kv().Put("time_buckets", key, TimeKey(9999, 7) + TimeKey(1500, 8)), IsOk());
   std::vector<std::pair<int64_t, uint64_t>> seen;
   ASSERT_THAT(store_->ScanTimes(1499, 10'000, [&](int64_t t, uint64_t i) {
     if (i == 7 || i == 8) seen.emplace_back(t, i);

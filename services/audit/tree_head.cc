@@ -11,12 +11,6 @@ void AppendBe64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-std::string Be64(uint64_t v) {
-  std::string s;
-  AppendBe64(s, v);
-  return s;
-}
-
 uint64_t ReadBe64(std::string_view s) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);

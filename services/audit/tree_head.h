@@ -64,7 +64,6 @@ absl::StatusOr<TreeHead> DecodeTreeHead(std::string_view bytes);
 
 // Big-endian helpers shared by this folder's encodings.
 void AppendBe64(std::string& out, uint64_t v);
-std::string Be64(uint64_t v);
 uint64_t ReadBe64(std::string_view s);  // requires s.size() >= 8
 
 }  // namespace datalab::audit

@@ -75,7 +75,7 @@ void WriteRawLeaves(storage::KvStore& kv, const RawLeaves& leaves) {
   uint64_t first = 0, next = 0;
   auto flush = [&] {
     if (chunk.size() > 0) {
-      ASSERT_THAT(kv.Put("leaves", Be64(first), chunk.Finish()), IsOk());
+      ASSERT_THAT(kv.Put("leaves", storage::EncodeUint64(first), chunk.Finish()), IsOk());
     }
   };
   for (const auto& [i, leaf] : leaves) {
@@ -85,7 +85,7 @@ void WriteRawLeaves(storage::KvStore& kv, const RawLeaves& leaves) {
       chunk.Add(leaf.hash, "x");
       std::string record = chunk.Finish();
       record.resize(record.size() - 2);  // drop the entry's tag and byte
-      ASSERT_THAT(kv.Put("leaves", Be64(i), record), IsOk());
+      ASSERT_THAT(kv.Put("leaves", storage::EncodeUint64(i), record), IsOk());
       next = UINT64_MAX;  // the next leaf starts a new chunk
       continue;
     }
@@ -156,10 +156,10 @@ class TamperTest : public ::testing::Test {
   // Changes the bytes of the chunk record at `first` in place.
   void EditChunkRecord(uint64_t first, const std::function<void(std::string&)>& edit) {
     auto kv = OpenRaw();
-    auto record = kv->Get("leaves", Be64(first));
+    auto record = kv->Get("leaves", storage::EncodeUint64(first));
     ASSERT_THAT(record, IsOk());
     edit(*record);
-    ASSERT_THAT(kv->Put("leaves", Be64(first), *record), IsOk());
+    ASSERT_THAT(kv->Put("leaves", storage::EncodeUint64(first), *record), IsOk());
   }
 
   // Verifies an export and expects it to fail at leaf `index`.
@@ -292,7 +292,7 @@ TEST_F(TamperTest, ChunkWrittenOverAnotherHidesItsLeaves) {
     auto kv = OpenRaw();
     LeafChunkWriter chunk(1);
     chunk.Add(merkle::LeafHash(forged.SerializeAsString()), forged.SerializeAsString());
-    ASSERT_THAT(kv->Put("leaves", Be64(25), chunk.Finish()), IsOk());
+    ASSERT_THAT(kv->Put("leaves", storage::EncodeUint64(25), chunk.Finish()), IsOk());
   }
   auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
   ASSERT_THAT(store, IsOk());
@@ -312,12 +312,12 @@ TEST_F(TamperTest, ChunkWrittenOverAnotherHidesItsLeaves) {
 TEST_F(TamperTest, ForgedHeadFailsItsSignature) {
   {
     auto kv = OpenRaw();
-    auto v = kv->Get("tree_heads", Be64(20));
+    auto v = kv->Get("tree_heads", storage::EncodeUint64(20));
     ASSERT_THAT(v, IsOk());
     auto h = DecodeTreeHead(*v);
     ASSERT_THAT(h, IsOk());
     h->root_hash[0] ^= 1;
-    ASSERT_THAT(kv->Put("tree_heads", Be64(20), EncodeTreeHead(*h)), IsOk());
+    ASSERT_THAT(kv->Put("tree_heads", storage::EncodeUint64(20), EncodeTreeHead(*h)), IsOk());
   }
   VerifyReport r = ExportAndVerify();
   EXPECT_FALSE(r.ok);
