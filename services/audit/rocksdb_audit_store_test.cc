@@ -240,6 +240,26 @@ TEST_F(ConversionTest, MalformedOldHashOrStrayEntryIsRefused) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 77 has a leaf hash but no entry")));
 }
 
+TEST_F(ConversionTest, MalformedOldKeysAreRefused) {
+  for (const std::string& key : {std::string("not-an-index"), storage::EncodeUint64(UINT64_MAX)}) {
+    ::datalab::testing::TempDir dir;
+    storage::KvStoreOptions o;
+    o.path = dir.Sub("db");
+    o.column_families = {"entries", "hashes"};
+    {
+      auto kv = storage::KvStore::Open(o);
+      ASSERT_THAT(kv, IsOk());
+      const merkle::Hash h = merkle::LeafHash("e");
+      ASSERT_THAT((*kv)->Put("entries", key, "e"), IsOk());
+      ASSERT_THAT((*kv)->Put("hashes", key, std::string(h.begin(), h.end())), IsOk());
+    }
+    EXPECT_THAT(RocksDbAuditStore::Open(o.path).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr(key.size() == 8 ? "is beyond any tree size" : "malformed key")))
+        << key.size();
+  }
+}
+
 // A store with `n` leaves in one append, indexed at times 1000 + index.
 class PruneTest : public ::testing::Test {
  protected:
@@ -306,6 +326,18 @@ TEST_F(PruneTest, DamagedChunkPrunesNothing) {
   EXPECT_THAT(store_->Prune({{3, 1003, {}}, {260, 1260, {}}}),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("chunk at 256 is damaged")));
   EXPECT_EQ(State(3), std::make_pair(false, true));
+}
+
+TEST_F(PruneTest, MalformedIdAndTimeRecordsAreDataLoss) {
+  ASSERT_THAT(store_->kv().Put("ids", "id-3", "short"), IsOk());
+  std::vector<std::string_view> ids = {"id-2", "id-3"};
+  EXPECT_THAT(store_->FindEventIds(ids).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("event id record is malformed")));
+  const std::string key =
+      storage::EncodeUint64((uint64_t{1} << 63) | 1) + storage::EncodeUint64(999);
+  ASSERT_THAT(store_->kv().Put("time_buckets", key, "fifteen bytes.."), IsOk());
+  EXPECT_THAT(store_->ScanTimes(1000, 2000, [](int64_t, uint64_t) { return true; }),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("time index record is malformed")));
 }
 
 TEST_F(PruneTest, TimePairsFiledUnderTheWrongSecondAreNotReturned) {
