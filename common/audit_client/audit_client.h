@@ -14,11 +14,13 @@
 #ifndef DATALAB_COMMON_AUDIT_CLIENT_AUDIT_CLIENT_H_
 #define DATALAB_COMMON_AUDIT_CLIENT_AUDIT_CLIENT_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "datalab/common/v1/audit_event.pb.h"
 
 namespace datalab::audit_client {
@@ -30,9 +32,17 @@ class AuditClient {
   virtual absl::Status Append(const common::v1::AuditEvent& event) = 0;
 };
 
-// A unique event id (random 128-bit, hex), for callers that have no natural
-// idempotency key.
+// A unique event id, for callers that have no natural idempotency key: 32
+// lower-case hex digits, the first 12 the time it was made (milliseconds
+// since the Unix epoch, as in RFC 9562's UUIDv7) and the other 20 random
+// (80 bits from the CSPRNG). Ids made later sort later, so the audit
+// service's id index takes each new one at its end instead of at a random
+// place (a cheaper insert, and table files that do not overlap). Empty only
+// if the CSPRNG fails.
 std::string NewEventId();
+// The same layout from a given time and 10 given random bytes (the bench
+// client draws them from a fast generator).
+std::string EventIdAt(int64_t unix_ms, absl::Span<const uint8_t> random10);
 
 // In-memory client for unit tests: records events; can be told to fail.
 class FakeAuditClient : public AuditClient {

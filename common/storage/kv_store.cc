@@ -142,6 +142,8 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const KvStoreOptions& opt
     };
     if (listed(options.ascending_key_families)) {
       o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
+      // A compaction that changes the compression cannot be a trivial move.
+      o.bottommost_compression = o.compression;
     }
     if (listed(options.point_lookup_families)) {
       o.memtable_whole_key_filtering = true;

@@ -78,9 +78,12 @@ struct KvStoreOptions {
   // has less free space than this. 0 disables the check.
   uint64_t min_free_bytes = 32ull << 20;
   // Tuning per column family (names must also be in column_families):
-  // keys written in increasing order (an append-only log keyed by a
+  // keys written in (mostly) increasing order (an append-only log keyed by a
   // big-endian sequence, per leading byte): the memtable inserts each next
-  // key from the previous one's position instead of searching from the top.
+  // key from the previous one's position instead of searching from the top,
+  // and the bottommost level keeps the flush's compression (LZ4, not ZSTD),
+  // so table files whose key ranges do not overlap move down the levels
+  // without being read and rewritten.
   std::vector<std::string> ascending_key_families;
   // Point lookups that usually miss (an idempotency index): a bloom filter
   // in front of the memtable answers most of them without a search.

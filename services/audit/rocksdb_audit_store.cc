@@ -117,7 +117,7 @@ absl::StatusOr<std::unique_ptr<RocksDbAuditStore>> RocksDbAuditStore::Open(
   o.path = path;
   o.column_families = ColumnFamilies();
   o.sync_writes = true;
-  o.ascending_key_families = {kLeaves, kNodes, kTimeBuckets};
+  o.ascending_key_families = {kLeaves, kNodes, kTimeBuckets, kIds};
   o.point_lookup_families = {kIds};
   ASSIGN_OR_RETURN(auto kv, storage::KvStore::Open(o));
   auto store = std::unique_ptr<RocksDbAuditStore>(new RocksDbAuditStore(std::move(kv)));

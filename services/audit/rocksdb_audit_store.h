@@ -5,7 +5,8 @@
 //                                            leaves: hashes and entries
 //                                            (leaf_chunk.h; "" entry = pruned)
 //   nodes      u8(level) be64(index)      -> 32-byte perfect-subtree hash
-//   ids        event_id                   -> be64(index)
+//   ids        event_id                   -> be64(index); ids made by
+//                                            NewEventId() sort by time
 //   time_buckets be64(second ^ 2^63) be64(upper)
 //                                         -> TimeKey(time, i)... ascending, for
 //                                            the leaves of one index write
