@@ -8,14 +8,6 @@
 namespace datalab::audit {
 namespace {
 
-bool IsUpnShaped(std::string_view t) {
-  if (t.size() != 13 || !absl::ascii_isalpha(static_cast<unsigned char>(t[0]))) return false;
-  for (size_t i = 1; i < 12; ++i) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(t[i]))) return false;
-  }
-  return absl::ascii_isalnum(static_cast<unsigned char>(t[12]));
-}
-
 absl::Status Refuse(std::string_view field) {
   return absl::InvalidArgumentError(
       absl::StrCat("event contains an identifier-shaped value in field ", std::string(field)));
@@ -31,12 +23,24 @@ bool IsHex(std::string_view s) {
 }  // namespace
 
 bool ContainsUpnShapedToken(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && !absl::ascii_isalnum(static_cast<unsigned char>(text[i]))) ++i;
-    size_t start = i;
-    while (i < text.size() && absl::ascii_isalnum(static_cast<unsigned char>(text[i]))) ++i;
-    if (i > start && IsUpnShaped(text.substr(start, i - start))) return true;
+  // A UPN-shaped token is 13 ASCII alphanumerics with none either side: a
+  // letter, 11 digits, then a letter or digit. So only a run of 11 digits can
+  // start one: count digits, and look around a run when it reaches 11.
+  const size_t n = text.size();
+  auto alnum = [&](size_t i) { return absl::ascii_isalnum(static_cast<unsigned char>(text[i])); };
+  size_t run = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) {
+      run = 0;
+      continue;
+    }
+    if (++run != 11 || i < 11) continue;
+    const size_t first = i - 11;  // not a digit, as the run began after it
+    if (absl::ascii_isalpha(static_cast<unsigned char>(text[first])) &&
+        (first == 0 || !alnum(first - 1)) && i + 1 < n && alnum(i + 1) &&
+        (i + 2 == n || !alnum(i + 2))) {
+      return true;
+    }
   }
   return false;
 }

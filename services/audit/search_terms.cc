@@ -8,15 +8,22 @@ namespace datalab::audit {
 namespace {
 
 std::string Term(std::string_view tag, std::string_view value) {
-  std::string t(tag);
-  for (char c : value) {
-    if (c == '\0') {
-      t.append("\xEF\xBF\xBD");
-    } else {
-      t.push_back(c);
-    }
+  std::string t;
+  t.reserve(tag.size() + value.size());
+  t.append(tag);
+  for (size_t nul; (nul = value.find('\0')) != std::string_view::npos;) {
+    t.append(value.substr(0, nul)).append("\xEF\xBF\xBD");
+    value.remove_prefix(nul + 1);
   }
+  t.append(value);
   return t;
+}
+
+std::string_view DatasetIdOf(std::string_view resource) {
+  constexpr std::string_view kPrefix = "datasets/";
+  if (resource.substr(0, kPrefix.size()) != kPrefix) return {};
+  std::string_view rest = resource.substr(kPrefix.size());
+  return rest.substr(0, rest.find('/'));
 }
 
 }  // namespace
@@ -27,18 +34,16 @@ std::string DatasetTerm(std::string_view dataset_id) { return Term("d:", dataset
 std::string RoleTerm(int role) { return absl::StrCat("r:", role); }
 
 std::string DatasetOfResource(std::string_view resource) {
-  constexpr std::string_view kPrefix = "datasets/";
-  if (resource.substr(0, kPrefix.size()) != kPrefix) return "";
-  std::string_view rest = resource.substr(kPrefix.size());
-  return std::string(rest.substr(0, rest.find('/')));
+  return std::string(DatasetIdOf(resource));
 }
 
 std::vector<std::string> SearchTerms(const common::v1::AuditEvent& e) {
   std::vector<std::string> terms;
+  terms.reserve(2 + e.resources_size() + e.actor().roles_size());
   if (!e.actor().subject().empty()) terms.push_back(SubjectTerm(e.actor().subject()));
   if (!e.project().empty()) terms.push_back(ProjectTerm(e.project()));
   for (const std::string& r : e.resources()) {
-    std::string d = DatasetOfResource(r);
+    std::string_view d = DatasetIdOf(r);
     if (!d.empty()) terms.push_back(DatasetTerm(d));
   }
   for (int role : e.actor().roles()) terms.push_back(RoleTerm(role));
