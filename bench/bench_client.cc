@@ -37,7 +37,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -55,7 +54,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/audit_client/audit_client.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/identity_assertion.h"
 #include "common/crypto/ed25519.h"
@@ -108,15 +106,6 @@ std::string ReadTrimmed(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return std::string(absl::StripAsciiWhitespace(ss.str()));
-}
-
-// SplitMix64 (Steele, Lea and Flood): a fast, well-mixed 64-bit generator
-// step, for bench ids that need to be unique and unordered, not secret.
-uint64_t SplitMix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -367,10 +356,7 @@ int RunAudit() {
   // Each client keeps one request and gives its events new ids and times
   // before every call, as a service's outbox reuses its buffers: what is
   // measured is the audit service, not building protobufs here. The ids have
-  // the layout the services' NewEventId() gives (time, then 80 random bits),
-  // so the audit service's id index sees what it sees in use; the random
-  // bits come from a fast generator (SplitMix64) rather than the CSPRNG,
-  // seeded apart for each run and client.
+  // the services' layout (BenchEventId), seeded apart for each run and client.
   const uint64_t run_seed = static_cast<uint64_t>(::getpid()) << 32 ^
                             static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   std::vector<av1::AppendEventsRequest> requests(clients);
@@ -383,13 +369,9 @@ int RunAudit() {
     av1::AppendEventsRequest& req = requests[client];
     const int64_t now_ms = absl::ToUnixMillis(absl::Now());
     for (common::v1::AuditEvent& e : *req.mutable_events()) {
-      uint8_t random[16];
-      const uint64_t a = SplitMix64(run_seed + static_cast<uint64_t>(client) * 0x100000000ull +
-                                    static_cast<uint64_t>(seq++));
-      const uint64_t b = SplitMix64(a);
-      std::memcpy(random, &a, 8);
-      std::memcpy(random + 8, &b, 8);
-      *e.mutable_event_id() = audit_client::EventIdAt(now_ms, absl::MakeConstSpan(random, 10));
+      *e.mutable_event_id() = audit::BenchEventId(
+          now_ms, run_seed + static_cast<uint64_t>(client) * 0x100000000ull +
+                      static_cast<uint64_t>(seq++));
       e.set_time_unix_ms(now_ms);  // stamped when made, as the services' audit client does
     }
     grpc::ClientContext ctx;

@@ -46,8 +46,9 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 }
 
 common::v1::AuditEvent Event(uint64_t i) {
-  common::v1::AuditEvent e = BenchEvent("bench-" + std::to_string(i), i);
-  e.set_time_unix_ms(1'700'000'000'000 + static_cast<int64_t>(i));
+  const int64_t time_ms = 1'700'000'000'000 + static_cast<int64_t>(i);
+  common::v1::AuditEvent e = BenchEvent(BenchEventId(time_ms, i), i);
+  e.set_time_unix_ms(time_ms);
   return e;
 }
 
