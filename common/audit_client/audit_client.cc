@@ -1,22 +1,25 @@
 #include "common/audit_client/audit_client.h"
 
+#include <cstring>
+
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/crypto/bytes.h"
 #include "common/crypto/encoding.h"
 
 namespace datalab::audit_client {
 
-std::string EventIdAt(int64_t unix_ms, absl::Span<const uint8_t> random10) {
-  uint8_t raw[16] = {};
+std::string EventIdAt(int64_t unix_ms, const std::array<uint8_t, 10>& random) {
+  uint8_t raw[16];
   const uint64_t ms = static_cast<uint64_t>(unix_ms);
   for (int i = 0; i < 6; ++i) raw[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
-  for (size_t i = 0; i < 10 && i < random10.size(); ++i) raw[6 + i] = random10[i];
+  std::memcpy(raw + 6, random.data(), random.size());
   return crypto::HexEncode(crypto::ByteView(raw, sizeof raw));
 }
 
 std::string NewEventId() {
-  uint8_t random[10];
+  std::array<uint8_t, 10> random;
   if (!crypto::RandomFill(absl::MakeSpan(random)).ok()) return "";
   return EventIdAt(absl::ToUnixMillis(absl::Now()), random);
 }

@@ -14,13 +14,13 @@
 #ifndef DATALAB_COMMON_AUDIT_CLIENT_AUDIT_CLIENT_H_
 #define DATALAB_COMMON_AUDIT_CLIENT_AUDIT_CLIENT_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/types/span.h"
 #include "datalab/common/v1/audit_event.pb.h"
 
 namespace datalab::audit_client {
@@ -40,9 +40,10 @@ class AuditClient {
 // place (a cheaper insert, and table files that do not overlap). Empty only
 // if the CSPRNG fails.
 std::string NewEventId();
-// The same layout from a given time and 10 given random bytes (the bench
-// client draws them from a fast generator).
-std::string EventIdAt(int64_t unix_ms, absl::Span<const uint8_t> random10);
+// The same layout from a given time (taken modulo 2^48, so it holds until
+// the year 10889) and 10 given random bytes (the benches draw them from a
+// fast generator).
+std::string EventIdAt(int64_t unix_ms, const std::array<uint8_t, 10>& random);
 
 // In-memory client for unit tests: records events; can be told to fail.
 class FakeAuditClient : public AuditClient {

@@ -1,5 +1,6 @@
 #include "common/audit_client/audit_client.h"
 
+#include <array>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -12,14 +13,16 @@ namespace datalab::audit_client {
 namespace {
 
 TEST(EventId, LayoutIsTimeThenRandom) {
-  const uint8_t random[10] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0xff};
+  const std::array<uint8_t, 10> random = {0x00, 0x01, 0x02, 0x03, 0x04,
+                                          0x05, 0x06, 0x07, 0x08, 0xff};
   EXPECT_EQ(EventIdAt(0x0123456789ab, random), "0123456789ab000102030405060708ff");
   EXPECT_EQ(EventIdAt(0, random), "000000000000000102030405060708ff");
 }
 
 TEST(EventId, LaterTimesSortLater) {
-  const uint8_t high[10] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-  const uint8_t low[10] = {};
+  std::array<uint8_t, 10> high;
+  high.fill(0xff);
+  const std::array<uint8_t, 10> low = {};
   EXPECT_LT(EventIdAt(1'700'000'000'000, high), EventIdAt(1'700'000'000'001, low));
 }
 

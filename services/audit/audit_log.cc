@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/audit_client/audit_client.h"
 #include "common/crypto/encoding.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
@@ -68,12 +69,6 @@ class NodeSource : public merkle::SubtreeHashStore {
  private:
   const AuditStore* store_;
 };
-
-std::string NewEventId() {
-  auto bytes = crypto::RandomBytes(16);
-  if (!bytes.ok()) return "";
-  return crypto::HexEncode(*bytes);
-}
 
 std::string NormaliseDataset(const std::string& d) {
   if (absl::StartsWith(d, "datasets/")) return DatasetOfResource(d);
@@ -559,7 +554,7 @@ absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::strin
     total += static_cast<int64_t>(items.size());
   }
   AuditEvent record;
-  record.set_event_id(NewEventId());
+  record.set_event_id(audit_client::NewEventId());
   record.set_service("audit");
   record.mutable_actor()->set_subject(actor_subject);
   record.set_action("audit.prune");

@@ -3,9 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/audit_client/audit_client.h"
 #include "common/auth/auth_processor.h"
-#include "common/crypto/bytes.h"
-#include "common/crypto/encoding.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "google/protobuf/arena.h"
@@ -94,9 +93,9 @@ absl::Status AuditServiceImpl::RecordRead(const grpc::ServerContext& ctx, const 
   auto principal = auth::PrincipalFromContext(*authenticator_, ctx);
   if (!principal.ok()) return principal.status();
   common::v1::AuditEvent e;
-  auto id = crypto::RandomBytes(16);
-  if (!id.ok()) return id.status();
-  e.set_event_id(crypto::HexEncode(*id));
+  std::string id = audit_client::NewEventId();
+  if (id.empty()) return absl::InternalError("cannot draw an audit event id: the CSPRNG failed");
+  e.set_event_id(std::move(id));
   e.set_service("audit");
   *e.mutable_actor() = *principal;
   e.set_action(action);

@@ -4,11 +4,11 @@
 #ifndef DATALAB_SERVICES_AUDIT_BENCH_EVENT_H_
 #define DATALAB_SERVICES_AUDIT_BENCH_EVENT_H_
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
-#include "absl/types/span.h"
 #include "common/audit_client/audit_client.h"
 #include "datalab/common/v1/audit_event.pb.h"
 
@@ -24,16 +24,17 @@ inline uint64_t SplitMix64(uint64_t z) {
 }
 
 // An event id with the layout the services' NewEventId() gives (the time,
-// then 80 random bits), so the audit store's id index sees in a bench what it
-// sees in use; the random bits come from SplitMix64(`seq`) rather than the
-// CSPRNG. Distinct `seq` give distinct ids.
+// then 80 random bits), so the audit store's id index gets ids of the shape
+// the services send; the random bits come from SplitMix64(`seq`) rather than
+// the CSPRNG. Distinct `seq` give distinct ids (SplitMix64 is a bijection
+// and all of its first output is used).
 inline std::string BenchEventId(int64_t unix_ms, uint64_t seq) {
   const uint64_t a = SplitMix64(seq);
   const uint64_t b = SplitMix64(a);
-  uint8_t random[16];
-  std::memcpy(random, &a, 8);
-  std::memcpy(random + 8, &b, 8);
-  return audit_client::EventIdAt(unix_ms, absl::MakeConstSpan(random, 10));
+  std::array<uint8_t, 10> random;
+  std::memcpy(random.data(), &a, 8);
+  std::memcpy(random.data() + 8, &b, 2);
+  return audit_client::EventIdAt(unix_ms, random);
 }
 
 // Event `i` of a run, under `event_id` (unique per run); 50 researchers and
