@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -25,6 +26,7 @@ namespace datalab::audit {
 namespace {
 
 using ::datalab::testing::IsOk;
+using ::datalab::testing::IsOkAndHolds;
 using ::datalab::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -555,6 +557,55 @@ TEST_F(AuditLogTest, RollbackOfATreeHeadIsRejected) {
   o2.clock = &clock_;
   EXPECT_THAT(AuditLog::Create(std::move(o2)),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("rollback")));
+}
+
+TEST_F(AuditLogTest, ADamagedSearchIndexIsClearedAndRebuiltFromTheEntries) {
+  auto store = RocksDbAuditStore::Open(dir_.Sub("db"));
+  ASSERT_THAT(store, IsOk());
+  // A report over a time range reads the time index; a search by subject
+  // reads the term index.
+  ReportQuery by_time;
+  by_time.start_time_unix_ms = 1;
+  by_time.end_time_unix_ms = std::numeric_limits<int64_t>::max();
+  SearchQuery by_subject;
+  by_subject.subject = "users/bob";
+  merkle::Hash root;
+  {
+    auto log = Open(store->get());
+    for (int i = 0; i < 10; ++i) {
+      AppendOne(*log, Event("e" + std::to_string(i), i % 2 ? "users/bob" : "users/alice", "projects/p1",
+                            "query.run", common::v1::ALLOW, 1000 + i));
+    }
+    ASSERT_EQ(log->Report(by_time)->events_considered, 10);
+    root = log->Committed().root;
+    log->Close();
+  }
+  // A time record of the wrong length: reports over time fail and say so.
+  std::string first_bucket;
+  ASSERT_THAT((*store)->kv().Scan("time_buckets", "", [&](std::string_view key, std::string_view) {
+    first_bucket = std::string(key);
+    return false;
+  }), IsOk());
+  ASSERT_FALSE(first_bucket.empty());
+  ASSERT_THAT((*store)->kv().Put("time_buckets", first_bucket, "fifteen bytes.."), IsOk());
+  {
+    auto log = Open(store->get());
+    EXPECT_THAT(log->Report(by_time).status(), StatusIs(absl::StatusCode::kDataLoss));
+    log->Close();
+  }
+  // Cleared (what `datalab-audit --rebuild_index` does) and rebuilt by the
+  // next start: both indexes answer again, and the log itself is unchanged.
+  ASSERT_THAT((*store)->ClearIndex(), IsOk());
+  EXPECT_THAT((*store)->IndexedThrough(), IsOkAndHolds(0u));
+  auto log = Open(store->get());
+  EXPECT_EQ(log->Committed().size, 10u);
+  EXPECT_EQ(log->Committed().root, root);
+  auto report = log->Report(by_time);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->events_considered, 10);
+  EXPECT_EQ(log->Search(by_subject)->events.size(), 5u);
+  EXPECT_THAT((*store)->IndexedThrough(), IsOkAndHolds(10u));
+  EXPECT_TRUE(ExportAndVerify(*log).ok);
 }
 
 TEST_F(AuditLogTest, NeverSignsATreeThatDoesNotExtendTheLatestHead) {

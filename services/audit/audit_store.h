@@ -127,6 +127,12 @@ class AuditStore {
   virtual absl::Status WriteIndex(const std::vector<IndexRecord>& records,
                                   uint64_t indexed_through) = 0;
   virtual absl::StatusOr<uint64_t> IndexedThrough() const = 0;
+  // Drops every time and term record and records that nothing is indexed,
+  // atomically and durably. The index is derived data: the next
+  // Sequencer::Create rebuilds it from the entries, which repairs an index
+  // whose records searches report as damaged (DATA_LOSS). Entries, hashes,
+  // ids and tree heads are untouched.
+  virtual absl::Status ClearIndex() = 0;
 
   // Durable. Heads are keyed by tree size.
   virtual absl::Status PutTreeHead(const TreeHead& head) = 0;

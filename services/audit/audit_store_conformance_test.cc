@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -231,6 +232,31 @@ TEST_P(AuditStoreConformance, TermsAndTimes) {
               IsOk());
   EXPECT_THAT(times, ElementsAre(std::make_pair(5001, 1), std::make_pair(5002, 2),
                                  std::make_pair(5003, 3)));
+}
+
+TEST_P(AuditStoreConformance, ClearIndexDropsTimesAndTermsOnly) {
+  AppendLeaves(6, 5000);
+  ASSERT_THAT(store_->ClearIndex(), IsOk());
+  EXPECT_THAT(store_->IndexedThrough(), ::datalab::testing::IsOkAndHolds(0u));
+  int seen = 0;
+  ASSERT_THAT(store_->ScanTerm("s:users/a", 0, [&](uint64_t) { return ++seen, true; }), IsOk());
+  ASSERT_THAT(store_->ScanTimes(std::numeric_limits<int64_t>::min(),
+                                std::numeric_limits<int64_t>::max(),
+                                [&](int64_t, uint64_t) { return ++seen, true; }),
+              IsOk());
+  EXPECT_EQ(seen, 0);
+  // The log is untouched: entries, hashes and ids.
+  ASSERT_THAT(store_->ScanEntries(0, 6, [&](const StoredEntry&) { return ++seen, true; }), IsOk());
+  EXPECT_EQ(seen, 6);
+  std::vector<std::string_view> ids = {"id-5"};
+  EXPECT_THAT(store_->FindEventIds(ids),
+              ::datalab::testing::IsOkAndHolds(ElementsAre(std::optional<uint64_t>(5))));
+  // Indexing again works as on a new store.
+  ASSERT_THAT(store_->WriteIndex({{2, 5002, {"s:users/a"}}}, 6), IsOk());
+  std::vector<uint64_t> again;
+  ASSERT_THAT(store_->ScanTerm("s:users/a", 0, [&](uint64_t i) { return again.push_back(i), true; }),
+              IsOk());
+  EXPECT_THAT(again, ElementsAre(2));
 }
 
 TEST_P(AuditStoreConformance, PruneKeepsLeafHashes) {

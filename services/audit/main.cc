@@ -18,6 +18,10 @@ ABSL_FLAG(std::string, signing_key, "",
           "PEM Ed25519 private key that signs tree heads (a mounted secret); required");
 ABSL_FLAG(int, sign_interval_seconds, 10, "sign a tree head this often when the log grew");
 ABSL_FLAG(int, group_commit_max, 2048, "most events written per fsync");
+ABSL_FLAG(bool, rebuild_index, false,
+          "drop the search index (time and term records) and rebuild it from the stored "
+          "entries before serving: the repair for searches or reports that answer DATA_LOSS "
+          "about the index. Entries, hashes, event ids and tree heads are not touched");
 
 int main(int argc, char** argv) {
   using namespace datalab;
@@ -40,6 +44,10 @@ int main(int argc, char** argv) {
   const std::string data_dir = server::DataDirFromFlags();
   auto store = audit::RocksDbAuditStore::Open(data_dir + "/audit-db");
   server::ExitIfError(store.status(), "cannot open the audit store");
+  if (absl::GetFlag(FLAGS_rebuild_index)) {
+    server::ExitIfError((*store)->ClearIndex(), "cannot clear the search index");
+    log::Info("search index cleared; rebuilding it from the stored entries before serving");
+  }
   audit::FileTreeHeadWitness witness(data_dir + "/audit-sth-witness");
 
   audit::AuditLogOptions o;

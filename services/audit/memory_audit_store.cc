@@ -183,6 +183,14 @@ absl::StatusOr<uint64_t> MemoryAuditStore::IndexedThrough() const {
   return indexed_through_;
 }
 
+absl::Status MemoryAuditStore::ClearIndex() {
+  absl::MutexLock l(&mu_);
+  time_keys_.clear();
+  postings_.clear();
+  indexed_through_ = 0;
+  return absl::OkStatus();
+}
+
 absl::Status MemoryAuditStore::PutTreeHead(const TreeHead& head) {
   absl::MutexLock l(&mu_);
   heads_[head.tree_size] = head;

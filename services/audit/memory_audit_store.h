@@ -32,6 +32,7 @@ class MemoryAuditStore : public AuditStore {
   absl::Status WriteIndex(const std::vector<IndexRecord>& records,
                           uint64_t indexed_through) override;
   absl::StatusOr<uint64_t> IndexedThrough() const override;
+  absl::Status ClearIndex() override;
   absl::Status PutTreeHead(const TreeHead& head) override;
   absl::StatusOr<std::optional<TreeHead>> LatestTreeHead() const override;
   absl::StatusOr<std::optional<TreeHead>> GetTreeHead(uint64_t tree_size) const override;

@@ -583,6 +583,24 @@ absl::StatusOr<uint64_t> RocksDbAuditStore::IndexedThrough() const {
   return ReadBe64(*v);
 }
 
+absl::Status RocksDbAuditStore::ClearIndex() {
+  storage::WriteBatch wb(kv_.get());
+  // One range tombstone per family covers every key the store writes; a key
+  // sorting after it (only a forged one could) is deleted on its own, so
+  // the batch leaves both families empty.
+  const std::string past_all(64, '\xff');
+  for (const char* cf : {kTimeBuckets, kTerms}) {
+    wb.DeleteRange(cf, "", past_all);
+    RETURN_IF_ERROR(kv_->Scan(cf, "", [&](std::string_view key, std::string_view) {
+      wb.Delete(cf, key);
+      return true;
+    }, past_all));
+  }
+  wb.Put(kMeta, kIndexedThroughKey, storage::EncodeUint64(0));
+  RETURN_IF_ERROR(wb.status());
+  return kv_->WriteSync(wb);
+}
+
 absl::Status RocksDbAuditStore::PutTreeHead(const TreeHead& head) {
   storage::WriteBatch wb(kv_.get());
   wb.Put(kHeads, storage::EncodeUint64(head.tree_size), EncodeTreeHead(head));

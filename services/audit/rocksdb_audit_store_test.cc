@@ -21,6 +21,7 @@ namespace datalab::audit {
 namespace {
 
 using ::datalab::testing::IsOk;
+using ::datalab::testing::IsOkAndHolds;
 using ::datalab::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -338,6 +339,21 @@ TEST_F(PruneTest, MalformedIdAndTimeRecordsAreDataLoss) {
   ASSERT_THAT(store_->kv().Put("time_buckets", key, "fifteen bytes.."), IsOk());
   EXPECT_THAT(store_->ScanTimes(1000, 2000, [](int64_t, uint64_t) { return true; }),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("time index record is malformed")));
+}
+
+TEST_F(PruneTest, ClearIndexRemovesDamagedAndForgedIndexRecords) {
+  const std::string bucket =
+      storage::EncodeUint64((uint64_t{1} << 63) | 1) + storage::EncodeUint64(999);
+  ASSERT_THAT(store_->kv().Put("time_buckets", bucket, "fifteen bytes.."), IsOk());
+  const std::string forged(80, '\xff');  // sorts after the range tombstone's end
+  ASSERT_THAT(store_->kv().Put("terms", forged, "x"), IsOk());
+  ASSERT_THAT(store_->kv().Put("meta", "indexed_through", "bad"), IsOk());
+  EXPECT_THAT(store_->IndexedThrough(), StatusIs(absl::StatusCode::kDataLoss));
+  ASSERT_THAT(store_->ClearIndex(), IsOk());
+  EXPECT_THAT(store_->IndexedThrough(), IsOkAndHolds(0u));
+  EXPECT_THAT(store_->ScanTimes(0, 5000, [](int64_t, uint64_t) { return true; }), IsOk());
+  EXPECT_THAT(store_->kv().Get("terms", forged), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(State(3), std::make_pair(false, false));  // entry kept, time record gone
 }
 
 TEST_F(PruneTest, TimePairsFiledUnderTheWrongSecondAreNotReturned) {
