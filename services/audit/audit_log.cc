@@ -71,7 +71,7 @@ class NodeSource : public merkle::SubtreeHashStore {
 };
 
 std::string NormaliseDataset(const std::string& d) {
-  if (absl::StartsWith(d, "datasets/")) return DatasetOfResource(d);
+  if (absl::StartsWith(d, "datasets/")) return std::string(DatasetOfResource(d));
   return d;
 }
 

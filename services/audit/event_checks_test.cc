@@ -4,6 +4,7 @@
 #include "services/audit/event_checks.h"
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -67,6 +68,45 @@ TEST(ContainsUpnShapedToken, AgreesWithTheTokenisingReference) {
   // Both answers came up often enough to compare.
   EXPECT_GT(shaped, 100);
   EXPECT_LT(shaped, 199900);
+}
+
+TEST(CheckEvent, RefusesEachBadFieldByName) {
+  auto good = [] {
+    common::v1::AuditEvent e;
+    e.set_event_id("e1");
+    e.set_reason("fine");
+    return e;
+  };
+  ASSERT_TRUE(CheckEvent(good()).ok());
+  struct Case {
+    std::function<void(common::v1::AuditEvent&)> mutate;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& e) { e.clear_event_id(); }, "event_id is required"},
+      {[](auto& e) { e.set_event_id(std::string(kMaxEventIdBytes + 1, 'a')); },
+       "event_id is longer than 128 bytes"},
+      {[](auto& e) { e.set_reason(std::string(kMaxEventBytes, 'r')); },
+       "event is larger than 65536 bytes"},
+      {[](auto& e) { (*e.mutable_details())["A123456789012"] = "x"; }, "details (a key)"},
+      {[](auto& e) { e.mutable_release()->add_dataset_versions("datasets/x/A123456789012"); },
+       "release.dataset_versions[0]"},
+      {[](auto& e) { e.mutable_release()->set_output_sha256("zz"); },
+       "field release.output_sha256 is not hex"},
+      {[](auto& e) { e.mutable_release()->add_dataset_version_hashes("not hex"); },
+       "field release.dataset_version_hashes[0] is not hex"},
+  };
+  for (const Case& c : cases) {
+    common::v1::AuditEvent e = good();
+    c.mutate(e);
+    const absl::Status s = CheckEvent(e);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_NE(std::string(s.message()).find(c.message), std::string::npos) << s.message();
+  }
+  // At the limits: accepted.
+  common::v1::AuditEvent e = good();
+  e.set_event_id(std::string(kMaxEventIdBytes, 'a'));
+  EXPECT_TRUE(CheckEvent(e).ok());
 }
 
 TEST(SearchTerms, SpellingsAndNulReplacement) {

@@ -19,13 +19,6 @@ std::string Term(std::string_view tag, std::string_view value) {
   return t;
 }
 
-std::string_view DatasetIdOf(std::string_view resource) {
-  constexpr std::string_view kPrefix = "datasets/";
-  if (resource.substr(0, kPrefix.size()) != kPrefix) return {};
-  std::string_view rest = resource.substr(kPrefix.size());
-  return rest.substr(0, rest.find('/'));
-}
-
 }  // namespace
 
 std::string SubjectTerm(std::string_view subject) { return Term("s:", subject); }
@@ -33,8 +26,11 @@ std::string ProjectTerm(std::string_view project) { return Term("p:", project); 
 std::string DatasetTerm(std::string_view dataset_id) { return Term("d:", dataset_id); }
 std::string RoleTerm(int role) { return absl::StrCat("r:", role); }
 
-std::string DatasetOfResource(std::string_view resource) {
-  return std::string(DatasetIdOf(resource));
+std::string_view DatasetOfResource(std::string_view resource) {
+  constexpr std::string_view kPrefix = "datasets/";
+  if (resource.substr(0, kPrefix.size()) != kPrefix) return {};
+  std::string_view rest = resource.substr(kPrefix.size());
+  return rest.substr(0, rest.find('/'));
 }
 
 std::vector<std::string> SearchTerms(const common::v1::AuditEvent& e) {
@@ -43,7 +39,7 @@ std::vector<std::string> SearchTerms(const common::v1::AuditEvent& e) {
   if (!e.actor().subject().empty()) terms.push_back(SubjectTerm(e.actor().subject()));
   if (!e.project().empty()) terms.push_back(ProjectTerm(e.project()));
   for (const std::string& r : e.resources()) {
-    std::string_view d = DatasetIdOf(r);
+    std::string_view d = DatasetOfResource(r);
     if (!d.empty()) terms.push_back(DatasetTerm(d));
   }
   for (int role : e.actor().roles()) terms.push_back(RoleTerm(role));

@@ -25,8 +25,9 @@ std::string ProjectTerm(std::string_view project);
 std::string DatasetTerm(std::string_view dataset_id);
 std::string RoleTerm(int role);
 
-// Dataset id of "datasets/{d}" or "datasets/{d}/...", empty otherwise.
-std::string DatasetOfResource(std::string_view resource);
+// Dataset id of "datasets/{d}" or "datasets/{d}/...", empty otherwise; a
+// view into `resource`.
+std::string_view DatasetOfResource(std::string_view resource);
 
 // Every term of `event`, without duplicates.
 std::vector<std::string> SearchTerms(const common::v1::AuditEvent& event);
