@@ -1,7 +1,6 @@
 #include "services/audit/rocksdb_audit_store.h"
 
 #include <algorithm>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -85,7 +84,7 @@ void PutTimeRecords(storage::WriteBatch& wb, std::vector<TimePair> pairs) {
       upper = std::max(upper, i);
       value.append(TimeKey(t, i));
     }
-    wb.Put(kTimeBuckets, BucketPrefix(bucket) + storage::EncodeUint64(upper), value);
+    wb.Put(kTimeBuckets, TimeKey(bucket, upper), value);  // bucket || be64(upper)
   }
 }
 
@@ -99,10 +98,6 @@ absl::Status DecodeTimes(int64_t bucket, std::string_view value, std::vector<Tim
     if (BucketOf(p.first) == bucket) out.push_back(p);
   }
   return absl::OkStatus();
-}
-
-int64_t BucketOfKey(std::string_view key) {
-  return static_cast<int64_t>(ReadBe64(key) ^ (uint64_t{1} << 63));
 }
 
 }  // namespace
@@ -155,10 +150,9 @@ absl::Status WalkOldLeaves(
     if (!h->Valid() || (e->Valid() && ei < hi)) return OldLayoutDamage(ei, "has an entry but no leaf hash");
     if (!e->Valid() || hi < ei) return OldLayoutDamage(hi, "has a leaf hash but no entry");
     if (ei == UINT64_MAX) return OldLayoutDamage(ei, "is beyond any tree size");
-    if (h->value().size() != 32) return OldLayoutDamage(ei, "has a malformed leaf hash");
-    merkle::Hash hash;
-    std::memcpy(hash.data(), h->value().data(), hash.size());
-    if (!visit(ei, e->value().ToStringView(), hash)) break;
+    auto hash = ToHash(h->value().ToStringView(), "leaf hash");
+    if (!hash.ok()) return OldLayoutDamage(ei, "has a malformed leaf hash");
+    if (!visit(ei, e->value().ToStringView(), *hash)) break;
   }
   if (!e->status().ok()) return storage::ToAbslStatus(e->status(), "reading old entries");
   return storage::ToAbslStatus(h->status(), "reading old leaf hashes");
@@ -451,7 +445,7 @@ absl::Status RocksDbAuditStore::ScanTimes(
           if (stopped) return false;
         }
         bucket = std::string(key.substr(0, 8));
-        status = DecodeTimes(BucketOfKey(key), value, pairs);
+        status = DecodeTimes(DecodeTimeKey(key).first, value, pairs);
         return status.ok();
       }));
   RETURN_IF_ERROR(status);

@@ -341,6 +341,21 @@ TEST_F(PruneTest, MalformedIdAndTimeRecordsAreDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("time index record is malformed")));
 }
 
+TEST_F(PruneTest, MalformedTimeRecordPrunesNothing) {
+  const std::string bucket =
+      storage::EncodeUint64((uint64_t{1} << 63) | 1) + storage::EncodeUint64(999);
+  ASSERT_THAT(store_->kv().Put("time_buckets", bucket, "fifteen bytes.."), IsOk());
+  EXPECT_THAT(store_->Prune({{3, 1003, {}}}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("time index record is malformed")));
+  // Nothing changed: the entry is whole and the damaged record is still there.
+  ASSERT_THAT(store_->ScanEntries(3, 4, [](const StoredEntry& e) {
+    EXPECT_FALSE(e.pruned);
+    return true;
+  }),
+              IsOk());
+  EXPECT_THAT(store_->kv().Get("time_buckets", bucket), IsOkAndHolds("fifteen bytes.."));
+}
+
 TEST_F(PruneTest, ClearIndexRemovesDamagedAndForgedIndexRecords) {
   const std::string bucket =
       storage::EncodeUint64((uint64_t{1} << 63) | 1) + storage::EncodeUint64(999);

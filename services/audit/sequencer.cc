@@ -297,13 +297,8 @@ void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64
     batch.frontier = range.frontier();
     status = options_.store->Append(batch);
   }
-  CommittedTree committed;
   if (status.ok()) {
     range_ = std::move(range);
-    committed = {range_.size(), range_.Root()};
-    for (size_t k = 0; k < batch.leaves.size(); ++k) {
-      Remember(batch.first_index + k, std::move(batch.leaves[k].event_id));
-    }
   } else {
     log::Error("audit append failed", {{"code", absl::StatusCodeToString(status.code())},
                                        {"error", std::string(status.message())},
@@ -314,18 +309,19 @@ void Sequencer::CommitGroup(std::vector<std::unique_ptr<Request>>& group, uint64
       auto reloaded = merkle::CompactRange::FromFrontier(state->size, state->frontier);
       if (reloaded.ok()) range_ = std::move(*reloaded);
     }
-    if (!batch.leaves.empty() && range_.size() == batch.first_index + batch.leaves.size()) {
-      // The write did land: remember its ids like a successful commit.
-      for (size_t k = 0; k < batch.leaves.size(); ++k) {
-        Remember(batch.first_index + k, std::move(batch.leaves[k].event_id));
-      }
-    }
-    committed = {range_.size(), range_.Root()};
     status = absl::UnavailableError(
         absl::StrCat("audit store write failed: ", std::string(status.message())));
   }
+  const CommittedTree committed = {range_.size(), range_.Root()};
+  // The group is in the store (committed, or the failed write did reach the
+  // disk): its ids are remembered and its index records queued.
   const bool landed = !batch.leaves.empty() &&
                       range_.size() == batch.first_index + batch.leaves.size();
+  if (landed) {
+    for (size_t k = 0; k < batch.leaves.size(); ++k) {
+      Remember(batch.first_index + k, std::move(batch.leaves[k].event_id));
+    }
+  }
   absl::ReleasableMutexLock l(&mu_);
   committed_ = committed;
   if (landed) {
