@@ -6,11 +6,11 @@
 #include <fstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log/log.h"
+#include "common/server/health_service.h"
 #include "common/server/rpc_metrics.h"
 
 namespace datalab::server {
@@ -43,7 +43,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
   s->options_ = options;
   s->registry_ = std::move(registry);
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own health service, on the sync API: gRPC's default one would start
+  // the callback threads (see health_service.h).
+  grpc::EnableDefaultHealthCheckService(false);
+  s->health_ = std::make_shared<HealthStatus>();
+  s->health_services_.push_back(std::make_unique<HealthService>(s->health_));
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, *creds, &s->port_);
@@ -51,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               std::max(2, options.idle_handler_threads));
+  builder.RegisterService(s->health_services_.back().get());
   for (grpc::Service* svc : services) builder.RegisterService(svc);
   if (generic != nullptr) generic->Register(builder);
 
@@ -68,19 +73,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
     generic->Start();
     s->generic_ = generic;  // stopped by Shutdown, on every way out from here
   }
-  s->server_->GetHealthCheckService()->SetServingStatus(true);
 
   if (!options.health_address.empty()) {
     grpc::ServerBuilder hb;
     hb.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
                         &s->health_port_);
+    s->health_services_.push_back(std::make_unique<HealthService>(s->health_));
+    hb.RegisterService(s->health_services_.back().get());
     s->health_server_ = hb.BuildAndStart();
     if (s->health_server_ == nullptr || s->health_port_ == 0) {
       s->server_->Shutdown();
       return absl::UnavailableError(
           absl::StrCat("cannot listen for health checks on ", options.health_address));
     }
-    s->health_server_->GetHealthCheckService()->SetServingStatus(true);
   }
 
   if (!options.metrics_address.empty()) {
@@ -110,6 +115,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
       return absl::UnavailableError(absl::StrCat("cannot write ", options.port_file));
     }
   }
+  s->health_->SetServing(true);
   log::Info("listening", {{"port", std::to_string(s->port_)},
                           {"metrics_port", std::to_string(s->metrics_port_)},
                           {"mtls", options.require_client_cert ? "required" : "optional"}});
@@ -121,10 +127,10 @@ Server::~Server() { Shutdown(); }
 void Server::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  health_->Shutdown();  // NOT_SERVING, and open watches end
   if (health_server_) {
-    health_server_->GetHealthCheckService()->SetServingStatus(false);
-    health_server_->Shutdown(std::chrono::system_clock::now());
+    // Checks and the watches' last message take milliseconds.
+    health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_grace));

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/auth/auth_processor.h"
+#include "common/server/health_service.h"
 #include "common/server/tls.h"
 
 namespace datalab::server {
@@ -96,6 +97,9 @@ class Server {
  private:
   Server() = default;
   ServerOptions options_;
+  // Declared before the gRPC servers, which are destroyed first.
+  std::shared_ptr<HealthStatus> health_;
+  std::vector<std::unique_ptr<HealthService>> health_services_;  // one per gRPC server
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;
   std::shared_ptr<prometheus::Registry> registry_;

@@ -4,8 +4,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <dirent.h>
+
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/testing/status_matchers.h"
@@ -253,6 +256,128 @@ TEST_F(ServerTest, PlaintextHealthPortServesOnlyHealth) {
   grpc::Status s = GetFloor(plain, "admin", &floor);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(service_.calls.load(), 0);
+}
+
+// The health service is our own, on the sync API (health_service.h): gRPC's
+// default one is written on the callback API, whose threads poll the
+// process's one epoll set and take network events from the server's other
+// calls. No such thread may start with a server.
+std::set<std::string> ThreadNames() {
+  std::set<std::string> names;
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return names;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(std::string("/proc/self/task/") + e->d_name + "/comm");
+    std::string name;
+    if (std::getline(in, name)) names.insert(name);
+  }
+  closedir(d);
+  return names;
+}
+
+TEST_F(ServerTest, StartsNoCallbackThreads) {
+  StartServer(true);
+  auto plain = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->health_port()),
+                                   grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(Health(plain).ok());
+  ASSERT_TRUE(Health(Channel("client.pem", "client.key")).ok());
+  auto names = ThreadNames();
+  EXPECT_FALSE(names.empty());
+  EXPECT_EQ(names.count("nexting_thread"), 0u) << "gRPC's callback threads are running";
+}
+
+TEST_F(ServerTest, HealthCheckKnowsOnlyTheWholeServer) {
+  StartServer(true);
+  auto stub = grpc::health::v1::Health::NewStub(Channel("client.pem", "client.key"));
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service("datalab.catalogue.v1.CatalogueService");
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("empty service name"));
+}
+
+TEST_F(ServerTest, HealthWatchStreamsTheStatusUntilShutdown) {
+  StartServer(true);
+  auto stub = grpc::health::v1::Health::NewStub(Channel("client.pem", "client.key"));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = stub->Watch(&ctx, grpc::health::v1::HealthCheckRequest());
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(reader->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  std::thread stopper([&] { server_->Shutdown(); });
+  ASSERT_TRUE(reader->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_FALSE(reader->Read(&resp));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  stopper.join();
+}
+
+TEST_F(ServerTest, HealthWatchOfAnUnknownNameSaysSoAndStaysOpen) {
+  StartServer(true);
+  auto stub = grpc::health::v1::Health::NewStub(Channel("client.pem", "client.key"));
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service("no.such.Service");
+  auto reader = stub->Watch(&ctx, req);
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(reader->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
+  ctx.TryCancel();
+  EXPECT_FALSE(reader->Read(&resp));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// Each open watch holds a handler thread, so a caller on the plaintext probe
+// port cannot hold more than 16 of them.
+TEST_F(ServerTest, HealthWatchesAreBounded) {
+  StartServer(true);
+  auto plain = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->health_port()),
+                                   grpc::InsecureChannelCredentials());
+  auto stub = grpc::health::v1::Health::NewStub(plain);
+  struct Open {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>> reader;
+  };
+  auto open = [&](Open& w) {
+    w.reader = stub->Watch(&w.ctx, grpc::health::v1::HealthCheckRequest());
+    grpc::health::v1::HealthCheckResponse resp;
+    return w.reader->Read(&resp);
+  };
+  std::vector<std::unique_ptr<Open>> watches;
+  for (int i = 0; i < 16; ++i) {
+    watches.push_back(std::make_unique<Open>());
+    ASSERT_TRUE(open(*watches.back())) << "watch " << i;
+  }
+  Open refused;
+  EXPECT_FALSE(open(refused));
+  grpc::Status s = refused.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("use Check"));
+  EXPECT_TRUE(Health(plain).ok());  // Check is not limited
+
+  // A cancelled watch frees its slot once its handler notices (within 1 s).
+  watches.front()->ctx.TryCancel();
+  (void)watches.front()->reader->Finish();
+  watches.erase(watches.begin());
+  bool reopened = false;
+  for (int i = 0; i < 50 && !reopened; ++i) {
+    auto w = std::make_unique<Open>();
+    if (open(*w)) {
+      reopened = true;
+      watches.push_back(std::move(w));
+    } else {
+      (void)w->reader->Finish();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(reopened);
+  for (auto& w : watches) w->ctx.TryCancel();
+  for (auto& w : watches) (void)w->reader->Finish();
 }
 
 TEST_F(ServerTest, RefusesToStartWithoutCertificates) {

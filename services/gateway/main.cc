@@ -32,9 +32,11 @@ ABSL_FLAG(std::string, audit_target, "", "audit service host:port for this gatew
 ABSL_FLAG(double, rate_limit_per_second, 200, "sustained calls per second per user");
 ABSL_FLAG(double, rate_limit_burst, 400, "burst of calls per user");
 ABSL_FLAG(int, max_concurrent_queries, 4, "queries one user may run at once");
-ABSL_FLAG(int, forward_threads, 2,
-          "threads forwarding calls to the backends, each with its own completion queue "
-          "(about one per core the gateway may use)");
+ABSL_FLAG(int, forward_threads, 1,
+          "threads forwarding calls to the backends, each with its own completion queue. "
+          "They share the process's one epoll set and hand calls to each other: on two "
+          "shared cores 2 threads cost ~50% more CPU per call than 1, so scale out with "
+          "replicas and raise this only for a gateway with several cores of its own");
 
 namespace {
 
