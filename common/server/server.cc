@@ -80,6 +80,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
                         &s->health_port_);
     s->health_services_.push_back(std::make_unique<HealthService>(s->health_));
     hb.RegisterService(s->health_services_.back().get());
+    // A completion queue that is never waited on makes this a "hybrid"
+    // server to gRPC, whose sync handler threads then wait without polling:
+    // the probe port's few bytes are read by the threads that poll for the
+    // main server (gRPC's epoll poller has one epoll set for every socket of
+    // the process). Otherwise the probe server's idle thread takes its turn
+    // at polling, reads the main server's calls and hands each on to the
+    // thread that serves it: four thread switches per call at the gateway
+    // instead of two.
+    s->health_cq_ = hb.AddCompletionQueue();
     s->health_server_ = hb.BuildAndStart();
     if (s->health_server_ == nullptr || s->health_port_ == 0) {
       s->server_->Shutdown();
@@ -131,6 +140,13 @@ void Server::Shutdown() {
   if (health_server_) {
     // Checks and the watches' last message take milliseconds.
     health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
+  if (health_cq_) {
+    health_cq_->Shutdown();
+    void* tag;
+    bool ok;
+    while (health_cq_->Next(&tag, &ok)) {
+    }
   }
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_grace));

@@ -100,6 +100,7 @@ class Server {
   // Declared before the gRPC servers, which are destroyed first.
   std::shared_ptr<HealthStatus> health_;
   std::vector<std::unique_ptr<HealthService>> health_services_;  // one per gRPC server
+  std::unique_ptr<grpc::ServerCompletionQueue> health_cq_;  // never waited on (server.cc)
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;
   std::shared_ptr<prometheus::Registry> registry_;

@@ -19,6 +19,7 @@
 #include "datalab/ingestion/v1/ingestion.grpc.pb.h"
 #include "datalab/pseudonymisation/v1/pseudonymisation.grpc.pb.h"
 #include "datalab/query/v1/query.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/gateway/forwarder.h"
@@ -220,6 +221,7 @@ class GatewayTest : public ::testing::Test {
     go.require_client_cert = false;
     go.metrics_address = "";
     go.shutdown_grace = absl::Milliseconds(300);  // ShutdownEndsAStreamInFlightAndReturns
+    go.health_address = "127.0.0.1:0";
     auto gw = server::Server::Start(go, {gateway_service_.get()}, jwt_auth_, nullptr, forwarder_.get());
     ASSERT_THAT(gw, IsOk());
     gateway_ = std::move(*gw);
@@ -481,6 +483,41 @@ TEST_F(GatewayTest, ABackendThatIsDownIsUnavailable) {
   psv1::ListDomainsResponse out;
   grpc::Status s = client->ListDomains(ctx.get(), psv1::ListDomainsRequest(), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+// The gateway's sync handlers (health, its own API) wait on queues that do
+// not poll, and the probe server has no polling thread of its own
+// (common/server/server.cc): the forwarding threads read every socket. Both
+// health listeners must still answer while calls are forwarded.
+TEST_F(GatewayTest, HealthAnswersOnBothPortsWithOnlyTheForwardingThreadsPolling) {
+  auto check = [](const std::shared_ptr<grpc::Channel>& ch) {
+    auto stub = grpc::health::v1::Health::NewStub(ch);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.status();
+  };
+  ASSERT_GT(gateway_->health_port(), 0);
+  auto probe = grpc::CreateChannel("127.0.0.1:" + std::to_string(gateway_->health_port()),
+                                   grpc::InsecureChannelCredentials());
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    auto client = Client<cat::CatalogueService>();
+    std::string token = Token("rita", {"researcher"});
+    while (!stop.load()) {
+      auto ctx = Ctx(token);
+      cat::TrustFloor out;
+      (void)client->GetTrustFloor(ctx.get(), cat::GetTrustFloorRequest(), &out);
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(check(probe), grpc::health::v1::HealthCheckResponse::SERVING);
+    EXPECT_EQ(check(channel_), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  stop = true;
+  load.join();
 }
 
 TEST_F(GatewayTest, AServiceWithNoBackendConfiguredIsUnavailable) {
