@@ -654,7 +654,7 @@ YAML
   else
     CAT=$(labvar DATALAB_CATALOGUE_ADDR)
     if timeout 120 "$BIN/datalab-bench-client" --target="$GW" --ca="$CA" \
-         --token_file="$TOKENS/bench-researcher" --method=trust_floor --threads=16 --channels=4 \
+         --token_file="$TOKENS/bench-researcher" --method=trust_floor --threads=2 --inflight=8 --channels=4 \
          --seconds=10 --latency_samples=2000 --name=gateway > "$TMP/gw.out" 2>>"$LOG"; then
       gw_pid=$(labvar DATALAB_GATEWAY_PID)
       if [ -n "$gw_pid" ] && ! kill -0 "$gw_pid" 2>/dev/null; then
@@ -693,7 +693,7 @@ YAML
     fi
     if [ -n "$CAT" ] && timeout 120 "$BIN/datalab-bench-client" --target="$CAT" --ca="$CA" \
          --cert="$LAB_VAR/pki/gateway.pem" --key="$LAB_VAR/pki/gateway.key" \
-         --assertion_key="$LAB_VAR/secrets/assertion.key" --method=trust_floor --threads=16 \
+         --assertion_key="$LAB_VAR/secrets/assertion.key" --method=trust_floor --threads=2 --inflight=8 \
          --channels=4 --seconds=10 --latency_samples=2000 --name=catalogue_direct > "$TMP/direct.out" 2>>"$LOG"; then
       collect catalogue_direct "$TMP/direct.out"
     else
