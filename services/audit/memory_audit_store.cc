@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
 #include "services/audit/postings.h"
 
 namespace datalab::audit {
@@ -108,7 +109,8 @@ absl::Status MemoryAuditStore::ScanTerm(std::string_view term, uint64_t from_ind
     const std::string prefix = PostingPrefix(term);
     for (auto it = postings_.lower_bound(PostingKey(term, from_index));
          it != postings_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      for (uint64_t i : DecodePosting(it->second)) {
+      ASSIGN_OR_RETURN(std::vector<uint64_t> list, DecodePosting(prefix, it->first, it->second));
+      for (uint64_t i : list) {
         if (i >= from_index) found.push_back(i);
       }
     }
@@ -150,8 +152,8 @@ absl::Status MemoryAuditStore::Prune(const std::vector<IndexRecord>& items) {
     const std::string prefix = PostingPrefix(term);
     for (auto it = postings_.lower_bound(PostingKey(term, drop.front()));
          it != postings_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
-      std::vector<uint64_t> list = DecodePosting(it->second);
-      if (list.empty() || list.front() > drop.back()) break;
+      ASSIGN_OR_RETURN(std::vector<uint64_t> list, DecodePosting(prefix, it->first, it->second));
+      if (list.front() > drop.back()) break;
       std::vector<uint64_t> kept;
       for (uint64_t i : list) {
         if (!std::binary_search(drop.begin(), drop.end(), i)) kept.push_back(i);

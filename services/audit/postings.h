@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "services/audit/audit_store.h"
 #include "services/audit/tree_head.h"
 
@@ -46,10 +48,33 @@ inline std::string EncodePosting(const std::vector<uint64_t>& indexes) {
   return v;
 }
 
-inline std::vector<uint64_t> DecodePosting(std::string_view v) {
+// The indexes of the posting record `key` -> `value`, where `key` is one of
+// `prefix`'s (PostingPrefix(term)). DATA_LOSS if the record is not what
+// EncodePosting and PostingKey wrote: a key of another length, a value that
+// is empty or not whole 8-byte indexes, indexes not strictly ascending, or
+// one past the key's upper bound. A damaged record would otherwise shorten
+// or stretch a search's results without a word; --rebuild_index repairs it.
+inline absl::StatusOr<std::vector<uint64_t>> DecodePosting(std::string_view prefix,
+                                                          std::string_view key,
+                                                          std::string_view value) {
+  auto damaged = [&](std::string_view what) {
+    return absl::DataLossError(absl::StrCat(
+        "a search index record is damaged (", std::string(what),
+        "); repair the index with datalab-audit --rebuild_index"));
+  };
+  if (key.size() != prefix.size() + 8) return damaged("its key has the wrong length");
+  if (value.empty() || value.size() % 8 != 0) {
+    return damaged(absl::StrCat("its value is ", value.size(), " bytes, not whole indexes"));
+  }
+  const uint64_t upper = ReadBe64(key.substr(prefix.size()));
   std::vector<uint64_t> out;
-  out.reserve(v.size() / 8);
-  for (size_t off = 0; off + 8 <= v.size(); off += 8) out.push_back(ReadBe64(v.substr(off)));
+  out.reserve(value.size() / 8);
+  for (size_t off = 0; off < value.size(); off += 8) {
+    uint64_t i = ReadBe64(value.substr(off));
+    if (!out.empty() && i <= out.back()) return damaged("its indexes are not ascending");
+    if (i > upper) return damaged("an index is past its key's bound");
+    out.push_back(i);
+  }
   return out;
 }
 

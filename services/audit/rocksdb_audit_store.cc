@@ -405,16 +405,22 @@ absl::Status RocksDbAuditStore::ScanEntries(
 absl::Status RocksDbAuditStore::ScanTerm(std::string_view term, uint64_t from_index,
                                          const std::function<bool(uint64_t)>& visit) const {
   const std::string prefix = PostingPrefix(term);
-  return kv_->Scan(
+  absl::Status damaged;
+  RETURN_IF_ERROR(kv_->Scan(
       kTerms, prefix,
       [&](std::string_view key, std::string_view value) {
-        if (key.size() != prefix.size() + 8) return true;
-        for (uint64_t i : DecodePosting(value)) {
+        auto list = DecodePosting(prefix, key, value);
+        if (!list.ok()) {
+          damaged = list.status();
+          return false;
+        }
+        for (uint64_t i : *list) {
           if (i >= from_index && !visit(i)) return false;
         }
         return true;
       },
-      PostingKey(term, from_index));
+      PostingKey(term, from_index)));
+  return damaged;
 }
 
 absl::Status RocksDbAuditStore::ScanTimes(
@@ -531,11 +537,18 @@ absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
   for (const auto& [term, gone] : GroupByTerm(items)) {
     std::vector<uint64_t> drop = gone;
     std::sort(drop.begin(), drop.end());
+    const std::string prefix = PostingPrefix(term);
+    absl::Status damaged_posting;
     RETURN_IF_ERROR(kv_->Scan(
-        kTerms, PostingPrefix(term),
+        kTerms, prefix,
         [&](std::string_view key, std::string_view value) {
-          std::vector<uint64_t> list = DecodePosting(value);
-          if (list.empty() || list.front() > drop.back()) return false;
+          auto decoded = DecodePosting(prefix, key, value);
+          if (!decoded.ok()) {
+            damaged_posting = decoded.status();
+            return false;
+          }
+          const std::vector<uint64_t>& list = *decoded;
+          if (list.front() > drop.back()) return false;
           std::vector<uint64_t> kept;
           for (uint64_t i : list) {
             if (!std::binary_search(drop.begin(), drop.end(), i)) kept.push_back(i);
@@ -549,6 +562,7 @@ absl::Status RocksDbAuditStore::Prune(const std::vector<IndexRecord>& items) {
           return true;
         },
         PostingKey(term, drop.front())));
+    RETURN_IF_ERROR(damaged_posting);  // nothing written yet
   }
   RETURN_IF_ERROR(wb.status());
   return kv_->WriteSync(wb);

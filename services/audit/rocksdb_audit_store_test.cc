@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "services/audit/leaf_chunk.h"
 #include "services/audit/merkle/compact_range.h"
+#include "services/audit/postings.h"
 
 namespace datalab::audit {
 namespace {
@@ -369,6 +370,40 @@ TEST_F(PruneTest, ClearIndexRemovesDamagedAndForgedIndexRecords) {
   EXPECT_THAT(store_->ScanTimes(0, 5000, [](int64_t, uint64_t) { return true; }), IsOk());
   EXPECT_THAT(store_->kv().Get("terms", forged), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(State(3), std::make_pair(false, false));  // entry kept, time record gone
+}
+
+// A damaged posting record answers DATA_LOSS: read as it was, it would
+// shorten or stretch a search's results without a word. Pruning over one
+// writes nothing; --rebuild_index's ClearIndex repairs it.
+TEST_F(PruneTest, DamagedPostingRecordsAreDataLoss) {
+  const std::string term = "s:users/a";
+  const std::string key = PostingKey(term, 299);
+  auto scan = [&] { return store_->ScanTerm(term, 0, [](uint64_t) { return true; }); };
+  ASSERT_THAT(scan(), IsOk());
+  auto good = store_->kv().Get("terms", key);
+  ASSERT_THAT(good, IsOk());
+  const std::vector<std::string> damaged = {
+      good->substr(0, 12),     // not whole indexes
+      std::string(),           // no index at all
+      EncodePosting({5, 4}),   // not ascending
+      EncodePosting({5, 300}), // past the key's bound (299)
+  };
+  for (const std::string& bad : damaged) {
+    ASSERT_THAT(store_->kv().Put("terms", key, bad), IsOk());
+    EXPECT_THAT(scan(), StatusIs(absl::StatusCode::kDataLoss)) << bad.size();
+    EXPECT_THAT(store_->Prune({{3, 1003, {term}}}), StatusIs(absl::StatusCode::kDataLoss));
+    EXPECT_EQ(State(3), std::make_pair(false, true));  // nothing pruned
+  }
+  ASSERT_THAT(store_->kv().Put("terms", key, *good), IsOk());
+  ASSERT_THAT(scan(), IsOk());
+  // A key of another length under the term's prefix.
+  ASSERT_THAT(store_->kv().Put("terms", PostingPrefix(term) + "abc", *good), IsOk());
+  auto status = scan();
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("--rebuild_index"));
+  EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr("users/a")));
+  ASSERT_THAT(store_->ClearIndex(), IsOk());
+  EXPECT_THAT(scan(), IsOk());
 }
 
 TEST_F(PruneTest, TimePairsFiledUnderTheWrongSecondAreNotReturned) {
