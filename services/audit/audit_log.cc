@@ -518,10 +518,10 @@ absl::Status AuditLog::Export(
   return on_heads(std::move(heads));
 }
 
-absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::string& actor_subject) {
-  absl::MutexLock l(&prune_mu_);
-  sequencer_->WaitIndexed(sequencer_->Committed().size, kIndexWait);
-  int64_t total = 0;
+// Rounds of up to kPruneChunk leaves, each committed on its own; `total`
+// counts what the committed rounds removed. A round that fails leaves the
+// rounds before it done.
+absl::Status AuditLog::PruneInRounds(int64_t before_unix_ms, int64_t& total) {
   std::optional<std::pair<int64_t, uint64_t>> previous_first;
   while (true) {
     std::vector<std::pair<int64_t, uint64_t>> found;
@@ -537,7 +537,7 @@ absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::strin
     if (previous_first == found.front()) {
       return absl::DataLossError(absl::StrCat(
           "pruning made no progress at leaf ", found.front().second,
-          ": the time index is damaged; pruned ", total, " entries before it"));
+          ": the time index is damaged"));
     }
     previous_first = found.front();
     std::vector<IndexRecord> items;
@@ -553,6 +553,15 @@ absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::strin
     RETURN_IF_ERROR(options_.store->Prune(items));
     total += static_cast<int64_t>(items.size());
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::string& actor_subject) {
+  absl::MutexLock l(&prune_mu_);
+  sequencer_->WaitIndexed(sequencer_->Committed().size, kIndexWait);
+  int64_t total = 0;
+  absl::Status stopped = PruneInRounds(before_unix_ms, total);
+  if (!stopped.ok() && total == 0) return stopped;
   AuditEvent record;
   record.set_event_id(audit_client::NewEventId());
   record.set_service("audit");
@@ -561,10 +570,18 @@ absl::StatusOr<int64_t> AuditLog::Prune(int64_t before_unix_ms, const std::strin
   record.set_decision(common::v1::ALLOW);
   (*record.mutable_details())["before_unix_ms"] = std::to_string(before_unix_ms);
   (*record.mutable_details())["pruned"] = std::to_string(total);
+  if (!stopped.ok()) {
+    (*record.mutable_details())["stopped"] = absl::StatusCodeToString(stopped.code());
+  }
   std::vector<AuditEvent> events;
   events.push_back(std::move(record));
   RETURN_IF_ERROR(Append(events).status());
   log::Info("audit entries pruned", {{"pruned", std::to_string(total)}});
+  if (!stopped.ok()) {
+    return absl::Status(stopped.code(),
+                        absl::StrCat(stopped.message(), "; ", total,
+                                     " entries were pruned before it, and that prune is recorded"));
+  }
   return total;
 }
 

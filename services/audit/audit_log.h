@@ -155,6 +155,8 @@ class AuditLog {
  private:
   AuditLog(AuditLogOptions options, crypto::Ed25519PublicKey public_key);
   absl::Status CheckStartupState(const TreeState& state);
+  absl::Status PruneInRounds(int64_t before_unix_ms, int64_t& total)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(prune_mu_);
   absl::StatusOr<merkle::Hash> RootAt(uint64_t size) const;
   absl::StatusOr<std::optional<common::v1::AuditEvent>> ReadEvent(uint64_t index) const;
   void SignerLoop();

@@ -810,6 +810,62 @@ TEST_F(AuditLogTest, PruneThatMakesNoProgressStopsWithDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("no progress at leaf 0")));
 }
 
+// A store whose second prune round fails, as a damaged index record makes
+// it fail.
+class SecondPruneFailsStore : public MemoryAuditStore {
+ public:
+  absl::Status Prune(const std::vector<IndexRecord>& items) override {
+    if (++calls == 2) return absl::DataLossError("a search index record is damaged (test)");
+    return MemoryAuditStore::Prune(items);
+  }
+  int calls = 0;
+};
+
+// Pruning runs in rounds of 10,000 leaves, each committed. When a later
+// round fails, the earlier rounds' prune is still recorded in the log, and
+// the error says how much was done.
+TEST_F(AuditLogTest, APruneThatStopsPartWayRecordsWhatItPruned) {
+  SecondPruneFailsStore store;
+  auto log = Open(&store);
+  constexpr int kEvents = 10'005;
+  std::vector<AuditEvent> batch;
+  for (int i = 0; i < kEvents; ++i) {
+    batch.push_back(Event("e" + std::to_string(i), "users/a", "projects/p", "query.run",
+                          common::v1::ALLOW, 1000 + i));
+    if (batch.size() == 256 || i == kEvents - 1) {
+      ASSERT_THAT(log->Append(batch), IsOk());
+      batch.clear();
+    }
+  }
+  EXPECT_THAT(log->Prune(1'000'000, "users/admin").status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("; 10000 entries were pruned before it, and that prune is recorded")));
+  EXPECT_EQ(store.calls, 2);
+  auto around = log->GetEntries(9'999, 10'001);  // the last leaf pruned and the first kept
+  ASSERT_THAT(around, IsOk());
+  ASSERT_EQ(around->size(), 2u);
+  EXPECT_TRUE((*around)[0].pruned);
+  EXPECT_FALSE((*around)[1].pruned);
+  auto last = log->GetEntries(kEvents, kEvents + 1);
+  ASSERT_THAT(last, IsOk());
+  ASSERT_EQ(last->size(), 1u);
+  AuditEvent record;
+  ASSERT_TRUE(record.ParseFromString(*(*last)[0].entry));
+  EXPECT_EQ(record.action(), "audit.prune");
+  EXPECT_EQ(record.details().at("pruned"), "10000");
+  EXPECT_EQ(record.details().at("stopped"), "DATA_LOSS");
+}
+
+// When the first round fails nothing was pruned, and nothing is recorded.
+TEST_F(AuditLogTest, APruneThatPrunesNothingRecordsNothing) {
+  SecondPruneFailsStore store;
+  store.calls = 1;  // the first round is the failing one
+  auto log = Open(&store);
+  AppendOne(*log, Event("a", "users/a", "projects/p", "query.run", common::v1::ALLOW, 1000));
+  EXPECT_THAT(log->Prune(2000, "users/admin").status(), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(log->Committed().size, 1u);
+}
+
 TEST_F(AuditLogTest, BackgroundSignerSignsWhenTheLogGrows) {
   AuditLogOptions o;
   o.store = &memory_;

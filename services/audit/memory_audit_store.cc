@@ -1,6 +1,9 @@
 #include "services/audit/memory_audit_store.h"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
@@ -141,29 +144,36 @@ absl::Status MemoryAuditStore::ScanTimes(
 
 absl::Status MemoryAuditStore::Prune(const std::vector<IndexRecord>& items) {
   absl::MutexLock l(&mu_);
-  for (const IndexRecord& p : items) {
-    auto it = entries_.find(p.index);
-    if (it != entries_.end()) it->second.clear();
-    time_keys_.erase(TimeKey(p.time_unix_ms, p.index));
-  }
+  // The rewritten posting records first (nullopt: the record goes), so a
+  // damaged one stops the prune before anything changes.
+  std::vector<std::pair<std::string, std::optional<std::string>>> rewrites;
   for (const auto& [term, gone] : GroupByTerm(items)) {
     std::vector<uint64_t> drop = gone;
     std::sort(drop.begin(), drop.end());
     const std::string prefix = PostingPrefix(term);
     for (auto it = postings_.lower_bound(PostingKey(term, drop.front()));
-         it != postings_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+         it != postings_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
       ASSIGN_OR_RETURN(std::vector<uint64_t> list, DecodePosting(prefix, it->first, it->second));
       if (list.front() > drop.back()) break;
       std::vector<uint64_t> kept;
       for (uint64_t i : list) {
         if (!std::binary_search(drop.begin(), drop.end(), i)) kept.push_back(i);
       }
-      if (kept.empty()) {
-        it = postings_.erase(it);
-      } else {
-        it->second = EncodePosting(kept);
-        ++it;
-      }
+      if (kept.size() == list.size()) continue;
+      rewrites.emplace_back(it->first, kept.empty() ? std::nullopt
+                                                    : std::optional<std::string>(EncodePosting(kept)));
+    }
+  }
+  for (const IndexRecord& p : items) {
+    auto it = entries_.find(p.index);
+    if (it != entries_.end()) it->second.clear();
+    time_keys_.erase(TimeKey(p.time_unix_ms, p.index));
+  }
+  for (auto& [key, value] : rewrites) {
+    if (value.has_value()) {
+      postings_[key] = std::move(*value);
+    } else {
+      postings_.erase(key);
     }
   }
   return absl::OkStatus();

@@ -445,7 +445,12 @@ absl::Status RocksDbAuditStore::ScanTimes(
   RETURN_IF_ERROR(kv_->ScanRange(
       kTimeBuckets, BucketPrefix(BucketOf(begin_ms)), BucketPrefix(BucketOf(end_ms - 1) + 1),
       [&](std::string_view key, std::string_view value) {
-        if (key.size() != 16) return true;
+        if (key.size() != 16) {
+          status = absl::DataLossError(
+              "a time index record is damaged (its key has the wrong length); repair the index "
+              "with datalab-audit --rebuild_index");
+          return false;
+        }
         if (bucket.has_value() && key.substr(0, 8) != *bucket) {
           emit();
           if (stopped) return false;

@@ -406,6 +406,16 @@ TEST_F(PruneTest, DamagedPostingRecordsAreDataLoss) {
   EXPECT_THAT(scan(), IsOk());
 }
 
+TEST_F(PruneTest, ATimeRecordKeyOfTheWrongLengthIsDataLoss) {
+  // Second 1's bucket prefix with one byte where an 8-byte sequence belongs.
+  const std::string key = storage::EncodeUint64((uint64_t{1} << 63) | 1) + "x";
+  ASSERT_THAT(store_->kv().Put("time_buckets", key, TimeKey(1500, 8)), IsOk());
+  EXPECT_THAT(store_->ScanTimes(0, 5000, [](int64_t, uint64_t) { return true; }),
+              StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("--rebuild_index")));
+  ASSERT_THAT(store_->ClearIndex(), IsOk());
+  EXPECT_THAT(store_->ScanTimes(0, 5000, [](int64_t, uint64_t) { return true; }), IsOk());
+}
+
 TEST_F(PruneTest, TimePairsFiledUnderTheWrongSecondAreNotReturned) {
   // A damaged index record: second 1's key holding a pair of second 9.
   const std::string key =
