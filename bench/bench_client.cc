@@ -60,6 +60,7 @@
 #include "common/auth/authenticator.h"
 #include "common/auth/identity_assertion.h"
 #include "common/crypto/ed25519.h"
+#include "common/server/server.h"
 #include "common/server/tls.h"
 #include "datalab/audit/v1/audit.grpc.pb.h"
 #include "datalab/catalogue/v1/catalogue.grpc.pb.h"
@@ -206,6 +207,10 @@ struct AsyncRead {
   void Start(catalogue::v1::CatalogueService::Stub& s, CallAuth& auth, bool list,
              grpc::CompletionQueue& cq) {
     stub = &s;
+    // The readers live in the previous call's arena, which goes with its
+    // context: they go first.
+    list_call.reset();
+    floor_call.reset();
     ctx = std::make_unique<grpc::ClientContext>();
     auth.Apply(*ctx);
     if (list) {
@@ -286,9 +291,7 @@ int RunCalls() {
             slot->Start(*slot->stub, auth, list, cq);
           }
         }
-        cq.Shutdown();
-        while (cq.Next(&tag, &got)) {
-        }
+        server::ShutdownAndDrain(cq);  // every call has come back
         ok += mine;
         failed += bad;
       });

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -10,10 +11,31 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log/log.h"
+#include "common/status/status_macros.h"
 #include "common/server/health_service.h"
 #include "common/server/rpc_metrics.h"
 
 namespace datalab::server {
+
+void ShutdownAndDrain(grpc::CompletionQueue& cq) {
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+absl::Status CheckPollStrategy(const char* env) {
+  if (env == nullptr || *env == '\0') return absl::OkStatus();
+  std::string_view first = env;
+  first = first.substr(0, first.find(','));  // gRPC takes the first that works
+  if (first == "epoll1" || first == "all") return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "GRPC_POLL_STRATEGY=", env,
+      " is not supported: the health port and the gateway's own API are read by the threads "
+      "that poll for the main server, which needs gRPC's epoll1 poller; unset "
+      "GRPC_POLL_STRATEGY or set it to epoll1"));
+}
 
 std::shared_ptr<prometheus::Registry> Server::NewRegistry() {
   return std::make_shared<prometheus::Registry>();
@@ -33,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
     std::shared_ptr<auth::Authenticator> authenticator,
     auth::AuthProcessor::DenialSink on_deny, AsyncGenericHandler* generic) {
   if (options.service_name.empty()) return absl::InvalidArgumentError("service name is empty");
+  RETURN_IF_ERROR(CheckPollStrategy(std::getenv("GRPC_POLL_STRATEGY")));
   if (authenticator == nullptr) return absl::InvalidArgumentError("an authenticator is required");
   auto creds = MakeServerCredentials(options.tls, options.require_client_cert);
   if (!creds.ok()) return creds.status();
@@ -141,13 +164,7 @@ void Server::Shutdown() {
     // Checks and the watches' last message take milliseconds.
     health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
-  if (health_cq_) {
-    health_cq_->Shutdown();
-    void* tag;
-    bool ok;
-    while (health_cq_->Next(&tag, &ok)) {
-    }
-  }
+  if (health_cq_) ShutdownAndDrain(*health_cq_);
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_grace));
   if (generic_ != nullptr) generic_->Stop();

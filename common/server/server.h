@@ -61,6 +61,16 @@ class AsyncGenericHandler {
   virtual void Stop() = 0;
 };
 
+// Shuts `cq` down and takes every event left on it, as gRPC requires before
+// a queue is destroyed. The caller must own nothing those events point to.
+void ShutdownAndDrain(grpc::CompletionQueue& cq);
+
+// OK unless GRPC_POLL_STRATEGY (`env`, may be null) makes gRPC use a poller
+// other than epoll1. Start refuses such a process: the probe server and a
+// hybrid main server's sync handlers rely on the epoll1 poller's one epoll
+// set, read by whichever thread polls (server.cc).
+absl::Status CheckPollStrategy(const char* env);
+
 class Server {
  public:
   // `services` must outlive the server. `generic` (optional) receives every

@@ -302,13 +302,7 @@ void Forwarder::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (threads_.empty()) {  // never started: nothing was asked of the queues
-    for (auto& q : queues_) q->Shutdown();
-    void* tag = nullptr;
-    bool ok = false;
-    for (auto& q : queues_) {
-      while (q->Next(&tag, &ok)) {
-      }
-    }
+    for (auto& q : queues_) server::ShutdownAndDrain(*q);
     return;
   }
   // The server has shut down: every call has finished or been cancelled, and

@@ -44,8 +44,9 @@ struct ForwarderOptions {
   absl::Duration default_deadline = absl::Minutes(2);
   // Streaming uploads get longer.
   absl::Duration upload_deadline = absl::Hours(2);
-  // Threads, each polling its own completion queue.
-  int threads = 2;
+  // Threads, each polling its own completion queue (main.cc's
+  // --forward_threads says why one is the default).
+  int threads = 1;
   // Calls each queue stands ready to take at once; more wait in gRPC.
   int ready_calls_per_thread = 32;
 };
