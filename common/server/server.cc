@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log/log.h"
-#include "common/status/status_macros.h"
 #include "common/server/health_service.h"
 #include "common/server/rpc_metrics.h"
+#include "common/status/status_macros.h"
 
 namespace datalab::server {
 
