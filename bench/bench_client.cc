@@ -196,7 +196,8 @@ grpc::Status OneRead(catalogue::v1::CatalogueService::Stub& stub, CallAuth& auth
 // One catalogue read in flight on a completion queue; Start again for the
 // next once its tag (the object itself) comes back.
 struct AsyncRead {
-  catalogue::v1::CatalogueService::Stub* stub = nullptr;
+  using Client = catalogue::v1::CatalogueService::Stub;  // gRPC's generated client
+  Client* client = nullptr;
   std::unique_ptr<grpc::ClientContext> ctx;
   catalogue::v1::ListDatasetsResponse list_resp;
   catalogue::v1::TrustFloor floor_resp;
@@ -204,9 +205,8 @@ struct AsyncRead {
   std::unique_ptr<grpc::ClientAsyncResponseReader<catalogue::v1::TrustFloor>> floor_call;
   grpc::Status status;
 
-  void Start(catalogue::v1::CatalogueService::Stub& s, CallAuth& auth, bool list,
-             grpc::CompletionQueue& cq) {
-    stub = &s;
+  void Start(Client& c, CallAuth& auth, bool list, grpc::CompletionQueue& cq) {
+    client = &c;
     // The readers live in the previous call's arena, which goes with its
     // context: they go first.
     list_call.reset();
@@ -216,10 +216,10 @@ struct AsyncRead {
     if (list) {
       catalogue::v1::ListDatasetsRequest req;
       req.set_page_size(10);
-      list_call = stub->AsyncListDatasets(ctx.get(), req, &cq);
+      list_call = client->AsyncListDatasets(ctx.get(), req, &cq);
       list_call->Finish(&list_resp, &status, this);
     } else {
-      floor_call = stub->AsyncGetTrustFloor(ctx.get(), catalogue::v1::GetTrustFloorRequest(), &cq);
+      floor_call = client->AsyncGetTrustFloor(ctx.get(), catalogue::v1::GetTrustFloorRequest(), &cq);
       floor_call->Finish(&floor_resp, &status, this);
     }
   }
@@ -230,23 +230,23 @@ int RunCalls() {
   const bool list = absl::GetFlag(FLAGS_method) == "list_datasets";
   CallAuth auth;
   const int nchan = std::max(1, absl::GetFlag(FLAGS_channels));
-  std::vector<std::unique_ptr<catalogue::v1::CatalogueService::Stub>> stubs;
-  for (int i = 0; i < nchan; ++i) stubs.push_back(catalogue::v1::CatalogueService::NewStub(Channel(i)));
+  std::vector<std::unique_ptr<AsyncRead::Client>> clients;
+  for (int i = 0; i < nchan; ++i) clients.push_back(catalogue::v1::CatalogueService::NewStub(Channel(i)));
 
   // Sanity: one call must succeed, or nothing else is worth timing.
-  grpc::Status first = OneRead(*stubs[0], auth, list);
+  grpc::Status first = OneRead(*clients[0], auth, list);
   if (!first.ok()) {
     Die("first call failed: code " + std::to_string(first.error_code()) + ": " + first.error_message());
   }
 
   const int samples = absl::GetFlag(FLAGS_latency_samples);
   if (samples > 0) {
-    for (int i = 0; i < std::min(200, samples); ++i) (void)OneRead(*stubs[0], auth, list);
+    for (int i = 0; i < std::min(200, samples); ++i) (void)OneRead(*clients[0], auth, list);
     std::vector<double> us;
     us.reserve(samples);
     for (int i = 0; i < samples; ++i) {
       auto t0 = Clock::now();
-      grpc::Status s = OneRead(*stubs[0], auth, list);
+      grpc::Status s = OneRead(*clients[0], auth, list);
       if (!s.ok()) Die("call failed: " + s.error_message());
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
@@ -271,7 +271,7 @@ int RunCalls() {
         for (int i = 0; i < inflight; ++i) {
           slots.push_back(std::make_unique<AsyncRead>());
           // Spread each thread's calls over the channels.
-          slots.back()->Start(*stubs[(t * inflight + i) % nchan], auth, list, cq);
+          slots.back()->Start(*clients[(t * inflight + i) % nchan], auth, list, cq);
         }
         int64_t mine = 0, bad = 0;
         int outstanding = inflight;
@@ -288,7 +288,7 @@ int RunCalls() {
           if (stop.load(std::memory_order_relaxed)) {
             --outstanding;
           } else {
-            slot->Start(*slot->stub, auth, list, cq);
+            slot->Start(*slot->client, auth, list, cq);
           }
         }
         server::ShutdownAndDrain(cq);  // every call has come back

@@ -132,9 +132,10 @@ class ServerTest : public ::testing::Test {
   }
 
   // A health client on the TLS port, with the client certificate.
-  std::unique_ptr<grpc::health::v1::Health::Stub> HealthClient() {
-    return grpc::health::v1::Health::NewStub(Channel("client.pem", "client.key"));
+  static auto HealthClient(const std::shared_ptr<grpc::Channel>& ch) {
+    return grpc::health::v1::Health::NewStub(ch);  // gRPC's generated client
   }
+  auto HealthClient() { return HealthClient(Channel("client.pem", "client.key")); }
 
   grpc::Status GetFloor(std::shared_ptr<grpc::Channel> ch, const std::string& bearer,
                         cat::TrustFloor* out) {
@@ -295,22 +296,22 @@ TEST_F(ServerTest, StartsNoCallbackThreads) {
 
 TEST_F(ServerTest, HealthCheckKnowsOnlyTheWholeServer) {
   StartServer(true);
-  auto stub = HealthClient();
+  auto health = HealthClient();
   grpc::ClientContext ctx;
   grpc::health::v1::HealthCheckRequest req;
   req.set_service("datalab.catalogue.v1.CatalogueService");
   grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = stub->Check(&ctx, req, &resp);
+  grpc::Status s = health->Check(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("empty service name"));
 }
 
 TEST_F(ServerTest, HealthWatchStreamsTheStatusUntilShutdown) {
   StartServer(true);
-  auto stub = HealthClient();
+  auto health = HealthClient();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  auto reader = stub->Watch(&ctx, grpc::health::v1::HealthCheckRequest());
+  auto reader = health->Watch(&ctx, grpc::health::v1::HealthCheckRequest());
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(reader->Read(&resp));
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
@@ -329,11 +330,11 @@ TEST_F(ServerTest, HealthWatchStreamsTheStatusUntilShutdown) {
 
 TEST_F(ServerTest, HealthWatchOfAnUnknownNameSaysSoAndStaysOpen) {
   StartServer(true);
-  auto stub = HealthClient();
+  auto health = HealthClient();
   grpc::ClientContext ctx;
   grpc::health::v1::HealthCheckRequest req;
   req.set_service("no.such.Service");
-  auto reader = stub->Watch(&ctx, req);
+  auto reader = health->Watch(&ctx, req);
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(reader->Read(&resp));
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
@@ -348,13 +349,13 @@ TEST_F(ServerTest, HealthWatchesAreBounded) {
   StartServer(true);
   auto plain = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->health_port()),
                                    grpc::InsecureChannelCredentials());
-  auto stub = grpc::health::v1::Health::NewStub(plain);
+  auto health = HealthClient(plain);
   struct Open {
     grpc::ClientContext ctx;
     std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>> reader;
   };
   auto open = [&](Open& w) {
-    w.reader = stub->Watch(&w.ctx, grpc::health::v1::HealthCheckRequest());
+    w.reader = health->Watch(&w.ctx, grpc::health::v1::HealthCheckRequest());
     grpc::health::v1::HealthCheckResponse resp;
     return w.reader->Read(&resp);
   };

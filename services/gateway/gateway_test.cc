@@ -494,11 +494,11 @@ TEST_F(GatewayTest, ABackendThatIsDownIsUnavailable) {
 // lab.sh, demo.sh and every e2e start.)
 TEST_F(GatewayTest, HealthAnswersOnBothPortsWhileCallsAreForwarded) {
   auto check = [](const std::shared_ptr<grpc::Channel>& ch) {
-    auto stub = grpc::health::v1::Health::NewStub(ch);
+    auto health = Client<grpc::health::v1::Health>(ch);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     grpc::health::v1::HealthCheckResponse resp;
-    grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+    grpc::Status s = health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp.status();
   };
