@@ -136,6 +136,12 @@ class ServerTest : public ::testing::Test {
     return grpc::health::v1::Health::NewStub(ch);  // gRPC's generated client
   }
   auto HealthClient() { return HealthClient(Channel("client.pem", "client.key")); }
+  // A health request naming `service` (empty: the whole server).
+  static grpc::health::v1::HealthCheckRequest HealthRequest(const std::string& service) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    return req;
+  }
 
   grpc::Status GetFloor(std::shared_ptr<grpc::Channel> ch, const std::string& bearer,
                         cat::TrustFloor* out) {
@@ -298,10 +304,9 @@ TEST_F(ServerTest, HealthCheckKnowsOnlyTheWholeServer) {
   StartServer(true);
   auto health = HealthClient();
   grpc::ClientContext ctx;
-  grpc::health::v1::HealthCheckRequest req;
-  req.set_service("datalab.catalogue.v1.CatalogueService");
   grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = health->Check(&ctx, req, &resp);
+  grpc::Status s =
+      health->Check(&ctx, HealthRequest("datalab.catalogue.v1.CatalogueService"), &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("empty service name"));
 }
@@ -332,9 +337,7 @@ TEST_F(ServerTest, HealthWatchOfAnUnknownNameSaysSoAndStaysOpen) {
   StartServer(true);
   auto health = HealthClient();
   grpc::ClientContext ctx;
-  grpc::health::v1::HealthCheckRequest req;
-  req.set_service("no.such.Service");
-  auto reader = health->Watch(&ctx, req);
+  auto reader = health->Watch(&ctx, HealthRequest("no.such.Service"));
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(reader->Read(&resp));
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
