@@ -107,9 +107,19 @@ absl::Status GrpcAuditClient::AppendSync(const common::v1::AuditEvent& event) {
   audit::v1::AppendEventsResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(options_.sync_deadline));
+  // An audit service that is (re)starting, or a channel still in reconnect
+  // backoff, is waited for until the deadline: without this the call fails at
+  // once whenever the channel's last connection attempt failed, even if audit
+  // is serving again. Redelivery is safe: audit deduplicates by event id.
+  ctx.set_wait_for_ready(true);
   grpc::Status s = stub_->AppendEvents(&ctx, req, &resp);
   if (s.ok()) return absl::OkStatus();
   if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return FromGrpcStatus(s);
+  // The caller refuses what it was about to do; say why here, where the gRPC
+  // status is known (its message names addresses and codes, never the event).
+  log::Warning("audit append failed",
+               {{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code()))},
+                {"error", s.error_message()}});
   return absl::UnavailableError(absl::StrCat("audit service unavailable: ", s.error_message()));
 }
 

@@ -4,6 +4,7 @@
 #include "common/audit_client/grpc_audit_client.h"
 
 #include <set>
+#include <thread>
 
 #include "common/auth/policy.h"
 #include "common/server/server.h"
@@ -120,7 +121,7 @@ class GrpcAuditClientTest : public ::testing::Test {
   int port_ = 0;
 };
 
-TEST_F(GrpcAuditClientTest, AppendSyncStoresAndFailsFastWhenAuditIsDown) {
+TEST_F(GrpcAuditClientTest, AppendSyncStoresAndFailsWithinItsDeadlineWhenAuditIsDown) {
   StartAudit();
   auto client = NewClient();
   ASSERT_THAT(client->AppendSync(Event("s1")), IsOk());
@@ -134,6 +135,24 @@ TEST_F(GrpcAuditClientTest, AppendSyncStoresAndFailsFastWhenAuditIsDown) {
   EXPECT_THAT(client->AppendSync(Event("s2")), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // bounded by the deadline, not stuck
   EXPECT_EQ(log_->Committed().size, 2u);
+}
+
+// A release must not be refused just because the channel's last attempt to
+// connect failed: the call waits (within its deadline) for audit to come back.
+TEST_F(GrpcAuditClientTest, AppendSyncWaitsForAnAuditThatIsComingBack) {
+  StartAudit();
+  auto client = NewClient();
+  ASSERT_THAT(client->AppendSync(Event("w1")), IsOk());
+  StopAudit();  // the port is kept: StartAudit listens on it again
+  std::thread restart([this] {
+    absl::SleepFor(absl::Milliseconds(500));
+    StartAudit();
+  });
+  absl::Status s = client->AppendSync(Event("w2"));
+  restart.join();
+  EXPECT_THAT(s, IsOk());
+  std::set<std::string> ids = StoredIds();
+  EXPECT_TRUE(ids.count("w2"));
 }
 
 TEST_F(GrpcAuditClientTest, OutboxDeliversAfterAuditComesBack) {

@@ -417,6 +417,28 @@ TEST_F(ServerTest, RefusesToStartUnderAnotherPoller) {
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// gRPC would set SO_REUSEPORT and let a second process start on a port in
+// use, taking a share of its calls; both ports are refused instead.
+TEST_F(ServerTest, RefusesPortsAnotherServerHolds) {
+  StartServer(true);
+  ServerOptions o;
+  o.service_name = "catalogue";
+  o.tls = {dir_.Sub("server.pem"), dir_.Sub("server.key"), dir_.Sub("ca.pem")};
+  o.metrics_address = "";
+  o.listen_address = "127.0.0.1:" + std::to_string(server_->port());
+  auto second = Server::Start(o, {&service_}, authenticator_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("cannot listen on"));
+
+  o.listen_address = "127.0.0.1:0";
+  o.health_address = "127.0.0.1:" + std::to_string(server_->health_port());
+  second = Server::Start(o, {&service_}, authenticator_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              ::testing::HasSubstr("cannot listen for health checks on"));
+  EXPECT_TRUE(Health(Channel("client.pem", "client.key")).ok());  // the first one still serves
+}
+
 TEST_F(ServerTest, RefusesToStartWithoutCertificates) {
   ServerOptions o;
   o.service_name = "catalogue";

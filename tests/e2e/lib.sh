@@ -193,6 +193,19 @@ $extra
 YAML
 }
 
+# The services' own words on a failure, so a run that is gone (CI) can still
+# be diagnosed: each log's warnings and errors and its last lines. Service
+# logs never carry pupil data, identifiers, keys or tokens.
+e2e_service_logs() {
+  local f
+  for f in "$VAR"/log/*.log; do
+    [ -s "$f" ] || continue
+    echo "---- $(basename "$f" .log): warnings and errors (last 10), then the last 5 lines"
+    grep -E '"level":"(warning|error)"' "$f" | tail -10 | cut -c1-400
+    tail -5 "$f" | cut -c1-400
+  done
+}
+
 e2e_finish() {
   local t1; t1=$(date +%s.%N)
   local secs; secs=$(python3 -c "print(round($t1-$E2E_T0,1))")
@@ -200,6 +213,7 @@ e2e_finish() {
   echo "$E2E_NAME: $E2E_PASS passed, $E2E_FAIL failed, $E2E_SKIP skipped in ${secs}s"
   if [ "$E2E_FAIL" -gt 0 ]; then
     for n in "${E2E_FAILED_NAMES[@]}"; do echo "  failed: $n"; done
+    e2e_service_logs
     echo "RESULT $E2E_NAME: FAIL"
     exit 1
   fi
