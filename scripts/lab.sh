@@ -7,7 +7,9 @@
 #   scripts/lab.sh status   health of every service
 #   scripts/lab.sh reset    down, then delete var/ (all lab data)
 #
-# Environment: DATALAB_VAR (default var/), DATALAB_BIN (default build/bin).
+# Environment: DATALAB_VAR (default var/), DATALAB_BIN (default build/bin),
+# DATALAB_PORT_BASE (default: ports the kernel picks; set, service i of
+# SERVICES listens on BASE+3i (gRPC), BASE+3i+1 (probes), BASE+3i+2 (metrics)).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VAR=${DATALAB_VAR:-$ROOT/var}
@@ -44,6 +46,17 @@ wait_ports() {  # wait for SERVICE's port file, or fail with its log
   die "$svc did not start within 15 s (see $LOGS/$svc.log)"
 }
 
+# port SERVICE OFFSET -> the port to listen on: 0 (the kernel picks) unless
+# DATALAB_PORT_BASE is set.
+port() {
+  [ -n "${DATALAB_PORT_BASE:-}" ] || { echo 0; return; }
+  local i
+  for i in "${!SERVICES[@]}"; do
+    [ "${SERVICES[$i]}" = "$1" ] && { echo $((DATALAB_PORT_BASE + 3 * i + $2)); return; }
+  done
+  die "no port for $1"
+}
+
 start() {  # start SERVICE [extra flags...]
   local svc=$1; shift
   local exe="$BIN/datalab-$svc"
@@ -52,7 +65,8 @@ start() {  # start SERVICE [extra flags...]
   rm -f "$RUN/$svc.ports"
   mkdir -p "$VAR/data/$svc"
   local common=(
-    --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --health_listen=127.0.0.1:0
+    --listen="127.0.0.1:$(port "$svc" 0)" --health_listen="127.0.0.1:$(port "$svc" 1)"
+    --metrics_listen="127.0.0.1:$(port "$svc" 2)"
     --port_file="$RUN/$svc.ports"
     --tls_cert="$VAR/pki/$svc.pem" --tls_key="$VAR/pki/$svc.key" --tls_ca="$VAR/pki/ca.pem"
     --data_dir="$VAR/data/$svc"

@@ -40,6 +40,7 @@ e2e_cleanup() {
       kill -KILL "$p" 2>/dev/null || true
     done
     [ -n "${E2E_CLEANUP_HOOK:-}" ] && eval "$E2E_CLEANUP_HOOK" || true
+    e2e_release_ports
     if [ "${DATALAB_E2E_KEEP:-0}" = 1 ]; then
       echo "kept lab directory $VAR"
     else
@@ -62,17 +63,65 @@ e2e_init() {
   export DATALAB_VAR=$VAR DATALAB_BIN=$BIN DATALAB_ENV=$VAR/lab.env
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
-  log "$E2E_NAME: lab directory $VAR, binaries $BIN"
+  e2e_claim_ports
+  log "$E2E_NAME: lab directory $VAR, binaries $BIN, ports from ${DATALAB_PORT_BASE:-the kernel}"
+}
+
+# e2e_claim_ports: a block of 20 ports for this suite's lab, below the
+# kernel's ephemeral range. The crash and fault suites restart a service on
+# the ports it had; a port the kernel hands out (to any test binding port 0)
+# could be taken while the service is down. Blocks are claimed with mkdir,
+# which is atomic, so suites running side by side never share one; a claim
+# whose holder is gone is taken back. With no room below the range, the
+# kernel picks (DATALAB_PORT_BASE stays unset).
+E2E_PORT_CLAIMS=${TMPDIR:-/tmp}/datalab-e2e-ports
+e2e_claim_ports() {
+  local low blocks base holder
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  blocks=$(( (low - 20000) / 20 ))
+  [ "$blocks" -ge 10 ] || return 0
+  mkdir -p "$E2E_PORT_CLAIMS"
+  for _ in $(seq 1 100); do
+    base=$(( 20000 + (RANDOM % blocks) * 20 ))
+    if mkdir "$E2E_PORT_CLAIMS/$base" 2>/dev/null; then
+      echo $$ > "$E2E_PORT_CLAIMS/$base/pid"
+      export DATALAB_PORT_BASE=$base
+      return 0
+    fi
+    holder=$(cat "$E2E_PORT_CLAIMS/$base/pid" 2>/dev/null)
+    if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
+      rm -rf "$E2E_PORT_CLAIMS/$base"
+    fi
+  done
+}
+
+e2e_release_ports() {
+  if [ -n "${DATALAB_PORT_BASE:-}" ]; then
+    rm -rf "${E2E_PORT_CLAIMS:?}/$DATALAB_PORT_BASE"
+    unset DATALAB_PORT_BASE
+  fi
 }
 
 lab() { DATALAB_VAR=$VAR DATALAB_BIN=$BIN "$ROOT/scripts/lab.sh" "$@"; }
 
 lab_up() {
-  if ! lab up >"$VAR/lab-up.log" 2>&1; then
+  local attempt
+  for attempt in 1 2 3; do
+    lab up >"$VAR/lab-up.log" 2>&1 && break
+    # A port of the claimed block held by something outside the suites:
+    # stop what did start and try another block.
+    if [ "$attempt" -lt 3 ] && [ -n "${DATALAB_PORT_BASE:-}" ] \
+       && grep -q "cannot listen" "$VAR/lab-up.log"; then
+      log "lab up: a port from $DATALAB_PORT_BASE is in use; trying another block"
+      lab down >/dev/null 2>&1 || true
+      e2e_release_ports
+      e2e_claim_ports
+      continue
+    fi
     cat "$VAR/lab-up.log"
     fail "lab up" "the lab did not start"
     e2e_finish
-  fi
+  done
   # shellcheck disable=SC1090
   . "$VAR/lab.env"
 }
