@@ -24,8 +24,10 @@ std::string NewEventId() {
   return EventIdAt(absl::ToUnixMillis(absl::Now()), random);
 }
 
-absl::Status FakeAuditClient::AppendSync(const common::v1::AuditEvent& event) {
+absl::Status FakeAuditClient::AppendSync(const common::v1::AuditEvent& event,
+                                         absl::Time not_after) {
   absl::MutexLock l(&mu_);
+  sync_deadlines_.push_back(not_after);
   if (failing_) return absl::UnavailableError("audit service unavailable");
   events_.push_back(event);
   return absl::OkStatus();
@@ -47,6 +49,11 @@ void FakeAuditClient::SetFailing(bool failing) {
 std::vector<common::v1::AuditEvent> FakeAuditClient::events() const {
   absl::MutexLock l(&mu_);
   return events_;
+}
+
+std::vector<absl::Time> FakeAuditClient::sync_deadlines() const {
+  absl::MutexLock l(&mu_);
+  return sync_deadlines_;
 }
 
 }  // namespace datalab::audit_client

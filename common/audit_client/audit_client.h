@@ -2,7 +2,9 @@
 //
 //   AppendSync: for data releases and re-identification. Returns OK only
 //   once the audit service has durably stored (fsynced) the event; the
-//   caller must not release anything otherwise (fail closed).
+//   caller must not release anything otherwise (fail closed). A caller with
+//   a deadline of its own passes it as `not_after`, so that no event is
+//   recorded for a caller that has already given up.
 //
 //   Append: for every other event. The event is first made durable in a
 //   local outbox and delivered at least once when audit is reachable; the
@@ -21,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "datalab/common/v1/audit_event.pb.h"
 
 namespace datalab::audit_client {
@@ -28,7 +31,11 @@ namespace datalab::audit_client {
 class AuditClient {
  public:
   virtual ~AuditClient() = default;
-  virtual absl::Status AppendSync(const common::v1::AuditEvent& event) = 0;
+  // Gives up at `not_after` or at the client's own limit, whichever is sooner.
+  virtual absl::Status AppendSync(const common::v1::AuditEvent& event, absl::Time not_after) = 0;
+  absl::Status AppendSync(const common::v1::AuditEvent& event) {
+    return AppendSync(event, absl::InfiniteFuture());
+  }
   virtual absl::Status Append(const common::v1::AuditEvent& event) = 0;
 };
 
@@ -48,16 +55,20 @@ std::string EventIdAt(int64_t unix_ms, const std::array<uint8_t, 10>& random);
 // In-memory client for unit tests: records events; can be told to fail.
 class FakeAuditClient : public AuditClient {
  public:
-  absl::Status AppendSync(const common::v1::AuditEvent& event) override;
+  using AuditClient::AppendSync;
+  absl::Status AppendSync(const common::v1::AuditEvent& event, absl::Time not_after) override;
   absl::Status Append(const common::v1::AuditEvent& event) override;
 
   void SetFailing(bool failing);
   std::vector<common::v1::AuditEvent> events() const;
+  // The not_after of each AppendSync call, in order.
+  std::vector<absl::Time> sync_deadlines() const;
 
  private:
   mutable absl::Mutex mu_;
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<common::v1::AuditEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> sync_deadlines_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace datalab::audit_client

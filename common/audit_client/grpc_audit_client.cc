@@ -101,24 +101,34 @@ uint64_t GrpcAuditClient::pending() const {
   return pending_;
 }
 
-absl::Status GrpcAuditClient::AppendSync(const common::v1::AuditEvent& event) {
+absl::Status GrpcAuditClient::AppendSync(const common::v1::AuditEvent& event,
+                                         absl::Time not_after) {
   audit::v1::AppendEventsRequest req;
   *req.add_events() = Prepared(event);
-  audit::v1::AppendEventsResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline(options_.sync_deadline));
-  // An audit service that is (re)starting, or a channel still in reconnect
-  // backoff, is waited for until the deadline: without this the call fails at
-  // once whenever the channel's last connection attempt failed, even if audit
-  // is serving again. Redelivery is safe: audit deduplicates by event id.
-  ctx.set_wait_for_ready(true);
-  grpc::Status s = stub_->AppendEvents(&ctx, req, &resp);
+  const absl::Time deadline = std::min(absl::Now() + options_.sync_deadline, not_after);
+  auto call = [&](bool wait_for_ready) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(deadline));
+    ctx.set_wait_for_ready(wait_for_ready);
+    audit::v1::AppendEventsResponse resp;
+    return stub_->AppendEvents(&ctx, req, &resp);
+  };
+  grpc::Status s = call(/*wait_for_ready=*/false);
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // The channel's last attempt to connect failed, or its connection broke:
+    // audit may be restarting. Say why here, the one place the cause is known
+    // (gRPC's message names the address and the connect or TLS error, never
+    // the event), then wait for audit until the deadline. The event keeps its
+    // id, so if the first call did arrive, audit keeps one copy.
+    log::Warning("audit is not reachable; waiting for it", {{"error", s.error_message()}});
+    s = call(/*wait_for_ready=*/true);
+  }
   if (s.ok()) return absl::OkStatus();
-  if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return FromGrpcStatus(s);
-  // The caller refuses what it was about to do; say why here, where the gRPC
-  // status is known (its message names addresses and codes, never the event).
-  log::Warning("audit append failed",
-               {{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code()))},
+  absl::Status status = FromGrpcStatus(s);
+  if (absl::IsInvalidArgument(status)) return status;
+  log::Warning("audit sync append failed; the caller refuses",
+               {{"code", absl::StatusCodeToString(status.code())},
+                {"action", event.action()},
                 {"error", s.error_message()}});
   return absl::UnavailableError(absl::StrCat("audit service unavailable: ", s.error_message()));
 }

@@ -1,10 +1,13 @@
 // GrpcAuditClient: the AuditClient every service uses in production, talking
 // to datalab.audit.v1.AuditService over mTLS.
 //
-//   AppendSync(e): one AppendEvents call with a deadline. OK only when the
-//     audit service acknowledged (fsynced) the event. Any failure comes back
-//     as UNAVAILABLE (INVALID_ARGUMENT for an event the log refuses), and
-//     the caller fails closed.
+//   AppendSync(e): an AppendEvents call with a deadline (sync_deadline, or
+//     the caller's own if sooner). OK only when the audit service
+//     acknowledged (fsynced) the event. If audit cannot be reached at once
+//     (restarting, or the channel is between connection attempts), the cause
+//     is logged and the call waits for audit until the deadline. Any failure
+//     comes back as UNAVAILABLE (INVALID_ARGUMENT for an event the log
+//     refuses), and the caller fails closed.
 //   Append(e): writes the event to a durable local outbox (a RocksDB store,
 //     e.g. <data_dir>/audit-outbox, fsynced) and returns. A background thread
 //     delivers outbox events in batches, at least once, with exponential
@@ -67,7 +70,8 @@ class GrpcAuditClient : public AuditClient {
       const GrpcAuditClientOptions& options);
   ~GrpcAuditClient() override;
 
-  absl::Status AppendSync(const common::v1::AuditEvent& event) override;
+  using AuditClient::AppendSync;
+  absl::Status AppendSync(const common::v1::AuditEvent& event, absl::Time not_after) override;
   absl::Status Append(const common::v1::AuditEvent& event) override;
 
   // Waits until the outbox is empty: OK, or DEADLINE_EXCEEDED after

@@ -1,6 +1,7 @@
-// GrpcAuditClient against a real in-process audit server over mTLS: fail-fast
-// synchronous appends, outbox delivery after audit comes back, delivery of a
-// previous instance's outbox, dead letters.
+// GrpcAuditClient against a real in-process audit server over mTLS:
+// synchronous appends (and their bounded wait for audit), outbox delivery
+// after audit comes back, delivery of a previous instance's outbox, dead
+// letters.
 #include "common/audit_client/grpc_audit_client.h"
 
 #include <set>
@@ -85,13 +86,13 @@ class GrpcAuditClientTest : public ::testing::Test {
     server_.reset();
   }
 
-  std::unique_ptr<GrpcAuditClient> NewClient() {
+  std::unique_ptr<GrpcAuditClient> NewClient(absl::Duration sync_deadline = absl::Seconds(2)) {
     GrpcAuditClientOptions o;
     o.target = "127.0.0.1:" + std::to_string(port_);
     o.tls = {dir_.Sub("client.pem"), dir_.Sub("client.key"), dir_.Sub("ca.pem")};
     o.server_name_override = "localhost";
     o.outbox_dir = dir_.Sub("outbox");
-    o.sync_deadline = absl::Seconds(2);
+    o.sync_deadline = sync_deadline;
     o.initial_backoff = absl::Milliseconds(20);
     o.max_backoff = absl::Milliseconds(200);
     auto c = GrpcAuditClient::Create(o);
@@ -141,7 +142,7 @@ TEST_F(GrpcAuditClientTest, AppendSyncStoresAndFailsWithinItsDeadlineWhenAuditIs
 // connect failed: the call waits (within its deadline) for audit to come back.
 TEST_F(GrpcAuditClientTest, AppendSyncWaitsForAnAuditThatIsComingBack) {
   StartAudit();
-  auto client = NewClient();
+  auto client = NewClient(absl::Seconds(20));  // returns as soon as audit is back
   ASSERT_THAT(client->AppendSync(Event("w1")), IsOk());
   StopAudit();  // the port is kept: StartAudit listens on it again
   std::thread restart([this] {
@@ -153,6 +154,22 @@ TEST_F(GrpcAuditClientTest, AppendSyncWaitsForAnAuditThatIsComingBack) {
   EXPECT_THAT(s, IsOk());
   std::set<std::string> ids = StoredIds();
   EXPECT_TRUE(ids.count("w2"));
+}
+
+// The caller's own deadline, when sooner, bounds the wait: nothing may be
+// recorded for a caller that has given up.
+TEST_F(GrpcAuditClientTest, AppendSyncGivesUpAtTheCallersDeadline) {
+  StartAudit();
+  auto client = NewClient(absl::Seconds(20));
+  StopAudit();
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(client->AppendSync(Event("late"), start + absl::Milliseconds(300)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // A deadline already past is not even tried.
+  EXPECT_THAT(client->AppendSync(Event("later"), start),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(StoredIds().count("late"));
 }
 
 TEST_F(GrpcAuditClientTest, OutboxDeliversAfterAuditComesBack) {

@@ -16,6 +16,16 @@
 #include "common/status/status_macros.h"
 
 namespace datalab::server {
+namespace {
+
+// gRPC sets SO_REUSEPORT by default, so a second process on a port in use
+// would start and silently take a share of its calls (a second audit service
+// would split the log). The port is refused instead ("cannot listen on").
+void RefuseSharedPorts(grpc::ServerBuilder& builder) {
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+}
+
+}  // namespace
 
 void ShutdownAndDrain(grpc::CompletionQueue& cq) {
   cq.Shutdown();
@@ -74,10 +84,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, *creds, &s->port_);
-  // gRPC sets SO_REUSEPORT by default, so a second process on the same port
-  // would start and silently take a share of the calls (a second audit
-  // service would split the log). Refuse the port instead.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  RefuseSharedPorts(builder);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
@@ -105,7 +112,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartWithRegistry(
     grpc::ServerBuilder hb;
     hb.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
                         &s->health_port_);
-    hb.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    RefuseSharedPorts(hb);
     s->health_services_.push_back(std::make_unique<HealthService>(s->health_));
     hb.RegisterService(s->health_services_.back().get());
     // A completion queue that is never waited on makes this a "hybrid"

@@ -812,7 +812,10 @@ TEST_F(CatalogueTest, EveryDecisionIsAudited) {
 // FakeAuditClient's Append never fails, as the real outbox rarely does.
 class RefusingAuditClient : public audit_client::AuditClient {
  public:
-  absl::Status AppendSync(const c::AuditEvent&) override { return absl::UnavailableError("down"); }
+  using audit_client::AuditClient::AppendSync;
+  absl::Status AppendSync(const c::AuditEvent&, absl::Time) override {
+    return absl::UnavailableError("down");
+  }
   absl::Status Append(const c::AuditEvent&) override { return absl::UnavailableError("down"); }
 };
 

@@ -610,7 +610,10 @@ absl::StatusOr<v1::QueryResult> QueryRunner::Run(const c::Principal& caller,
   *ev.mutable_release() = rec;
   (*ev.mutable_details())["cells_released"] = absl::StrCat(cells_released);
   (*ev.mutable_details())["cells_suppressed"] = absl::StrCat(cells_suppressed);
-  absl::Status audited = options_.audit->AppendSync(ev);
+  // Bounded by the caller's deadline too: a release recorded after the caller
+  // gave up would be audited but never delivered.
+  absl::Status audited = options_.audit->AppendSync(
+      ev, control.deadline ? absl::FromChrono(*control.deadline) : absl::InfiniteFuture());
   if (!audited.ok()) {
     RecordHistory(project, id, canonical, "error", "the audit log is unavailable; nothing was released",
                   caller.subject());

@@ -260,6 +260,24 @@ TEST_F(QueryRunnerTest, AuditDownReleasesNothing) {
   EXPECT_TRUE(hist->entries(0).release().empty());
 }
 
+// The release's audit record is bounded by the caller's deadline: a release
+// recorded after the caller gave up would be audited but never delivered.
+TEST_F(QueryRunnerTest, TheReleaseAuditWaitsNoLongerThanTheCaller) {
+  v1::RunQueryRequest r;
+  r.set_project("projects/p");
+  r.set_sql("SELECT COUNT(*) FROM census WHERE school = 'S30'");
+  r.set_purpose("test");
+  CallControl control;
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);
+  control.deadline = deadline;
+  ASSERT_THAT(runner_->Run(caller_, r, control), IsOk());
+  ASSERT_THAT(Run("SELECT COUNT(*) FROM census WHERE school = 'S31'"), IsOk());
+  std::vector<absl::Time> deadlines = audit_.sync_deadlines();
+  ASSERT_EQ(deadlines.size(), 2u);
+  EXPECT_EQ(deadlines[0], absl::FromChrono(deadline));
+  EXPECT_EQ(deadlines[1], absl::InfiniteFuture());  // no deadline of its own
+}
+
 TEST_F(QueryRunnerTest, ReleaseRecordIsSignedAndReleaseCanBeExported) {
   auto r = Run("SELECT school, COUNT(DISTINCT pupil) AS pupils, MEDIAN(ks2) FROM census GROUP BY school ORDER BY school DESC");
   ASSERT_THAT(r, IsOk());
