@@ -46,8 +46,17 @@ wait_ports() {  # wait for SERVICE's port file, or fail with its log
   die "$svc did not start within 15 s (see $LOGS/$svc.log)"
 }
 
+check_port_base() {
+  [ -n "${DATALAB_PORT_BASE:-}" ] || return 0
+  local top=$((65535 - 3 * ${#SERVICES[@]}))
+  if ! [[ "$DATALAB_PORT_BASE" =~ ^[0-9]{4,5}$ ]] || [ "$DATALAB_PORT_BASE" -lt 1024 ] \
+     || [ "$DATALAB_PORT_BASE" -gt "$top" ]; then
+    die "DATALAB_PORT_BASE=$DATALAB_PORT_BASE: expected a port from 1024 to $top"
+  fi
+}
+
 # port SERVICE OFFSET -> the port to listen on: 0 (the kernel picks) unless
-# DATALAB_PORT_BASE is set.
+# DATALAB_PORT_BASE is set (checked by check_port_base).
 port() {
   [ -n "${DATALAB_PORT_BASE:-}" ] || { echo 0; return; }
   local i
@@ -79,6 +88,7 @@ start() {  # start SERVICE [extra flags...]
 target() { echo "127.0.0.1:$(port_of "$1" grpc_port)"; }
 
 cmd_up() {
+  check_port_base
   mkdir -p "$RUN" "$LOGS"
   "$ROOT/deploy/dev-certs.sh" "$VAR" >/dev/null
   if [ ! -f "$VAR/dev-idp/jwks.json" ]; then

@@ -40,13 +40,13 @@ e2e_cleanup() {
       kill -KILL "$p" 2>/dev/null || true
     done
     [ -n "${E2E_CLEANUP_HOOK:-}" ] && eval "$E2E_CLEANUP_HOOK" || true
-    e2e_release_ports
     if [ "${DATALAB_E2E_KEEP:-0}" = 1 ]; then
       echo "kept lab directory $VAR"
     else
       rm -rf "$VAR"
     fi
   fi
+  e2e_release_ports
   exit $rc
 }
 
@@ -70,36 +70,38 @@ e2e_init() {
 # e2e_claim_ports: a block of 20 ports for this suite's lab, below the
 # kernel's ephemeral range. The crash and fault suites restart a service on
 # the ports it had; a port the kernel hands out (to any test binding port 0)
-# could be taken while the service is down. Blocks are claimed with mkdir,
-# which is atomic, so suites running side by side never share one; a claim
-# whose holder is gone is taken back. With no room below the range, the
-# kernel picks (DATALAB_PORT_BASE stays unset).
+# could be taken while the service is down. A block is held by an flock on
+# its lock file, which the kernel drops when the suite and every service it
+# started are gone, so suites side by side never share a block and a killed
+# suite leaves no claim behind. Without flock, or with no room below the
+# range, the kernel picks (DATALAB_PORT_BASE stays unset).
 E2E_PORT_CLAIMS=${TMPDIR:-/tmp}/datalab-e2e-ports
+E2E_PORT_FD=""
 e2e_claim_ports() {
-  local low blocks base holder
+  local low blocks base fd
+  command -v flock >/dev/null || return 0
   low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   blocks=$(( (low - 20000) / 20 ))
   [ "$blocks" -ge 10 ] || return 0
-  mkdir -p "$E2E_PORT_CLAIMS"
+  mkdir -p "$E2E_PORT_CLAIMS" || return 0
   for _ in $(seq 1 100); do
     base=$(( 20000 + (RANDOM % blocks) * 20 ))
-    if mkdir "$E2E_PORT_CLAIMS/$base" 2>/dev/null; then
-      echo $$ > "$E2E_PORT_CLAIMS/$base/pid"
+    exec {fd}>>"$E2E_PORT_CLAIMS/$base.lock" || continue
+    if flock -n "$fd"; then
+      E2E_PORT_FD=$fd
       export DATALAB_PORT_BASE=$base
       return 0
     fi
-    holder=$(cat "$E2E_PORT_CLAIMS/$base/pid" 2>/dev/null)
-    if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
-      rm -rf "$E2E_PORT_CLAIMS/$base"
-    fi
+    exec {fd}>&-
   done
 }
 
 e2e_release_ports() {
-  if [ -n "${DATALAB_PORT_BASE:-}" ]; then
-    rm -rf "${E2E_PORT_CLAIMS:?}/$DATALAB_PORT_BASE"
-    unset DATALAB_PORT_BASE
+  if [ -n "$E2E_PORT_FD" ]; then
+    exec {E2E_PORT_FD}>&-
+    E2E_PORT_FD=""
   fi
+  unset DATALAB_PORT_BASE
 }
 
 lab() { DATALAB_VAR=$VAR DATALAB_BIN=$BIN "$ROOT/scripts/lab.sh" "$@"; }
@@ -243,15 +245,18 @@ YAML
 }
 
 # The services' own words on a failure, so a run that is gone (CI) can still
-# be diagnosed: each log's warnings and errors and its last lines. Service
-# logs never carry pupil data, identifiers, keys or tokens.
+# be diagnosed: each log's warnings and errors and its last lines, for this
+# lab and any earlier one the suite ran (E2E_EARLIER_LABS, lab directories).
+# Service logs never carry pupil data, identifiers, keys or tokens.
 e2e_service_logs() {
-  local f
-  for f in "$VAR"/log/*.log; do
-    [ -s "$f" ] || continue
-    echo "---- $(basename "$f" .log): warnings and errors (last 10), then the last 5 lines"
-    grep -E '"level":"(warning|error)"' "$f" | tail -10 | cut -c1-400
-    tail -5 "$f" | cut -c1-400
+  local d f
+  for d in ${E2E_EARLIER_LABS:-} "$VAR"; do
+    for f in "$d"/log/*.log; do
+      [ -s "$f" ] || continue
+      echo "---- $f: warnings and errors (last 10), then the last 5 lines"
+      grep -E '"level":"(warning|error)"' "$f" | tail -10 | cut -c1-400
+      tail -5 "$f" | cut -c1-400
+    done
   done
 }
 
@@ -301,8 +306,9 @@ svc_stop() {  # SIGTERM, as an orchestrator would
 }
 
 # svc_start SVC: starts the saved command line again, with the ports pinned
-# to the ones the killed process had (lab.sh starts everything on port 0 and
-# the other services were given the chosen ports). Sets SERVING_MS to the
+# to the ones the killed process had (the other services were given those
+# ports; without a claimed block, lab.sh starts everything on port 0 and the
+# kernel chose them). Sets SERVING_MS to the
 # time from exec to the whole lab answering SERVING again. Returns 1 if the
 # lab does not serve within 30 s.
 SERVING_MS=0

@@ -31,6 +31,7 @@ fi
 
 # ---- restore into a fresh lab directory --------------------------------------------
 ORIG=$VAR
+E2E_EARLIER_LABS=$ORIG  # its logs too, if a check fails
 VAR=$ORIG/restored
 mkdir -p "$VAR"
 # The cleanup trap stops the lab in $VAR (now the restored one) and removes
