@@ -43,17 +43,12 @@ absl::StatusOr<std::unique_ptr<GrpcAuditClient>> GrpcAuditClient::Create(
     if (options.target.empty()) {
       return absl::InvalidArgumentError("the audit client needs a channel or a target");
     }
-    auto creds = server::MakeChannelCredentials(options.tls);
-    if (!creds.ok()) return creds.status();
-    grpc::ChannelArguments args;
-    if (!options.server_name_override.empty()) {
-      args.SetSslTargetNameOverride(options.server_name_override);
-    }
-    // Reconnect soon after audit comes back; the outbox has its own backoff.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-    channel = grpc::CreateCustomChannel(options.target, *creds, args);
+    // Reconnects soon after audit comes back (see MakeChannel); the outbox
+    // has its own backoff.
+    auto made = server::MakeChannel(options.target, options.tls,
+                                    {.server_name_override = options.server_name_override});
+    if (!made.ok()) return made.status();
+    channel = std::move(*made);
   }
   storage::KvStoreOptions ko;
   ko.path = options.outbox_dir;

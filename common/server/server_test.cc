@@ -4,8 +4,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <mutex>
@@ -437,6 +441,35 @@ TEST_F(ServerTest, RefusesPortsAnotherServerHolds) {
   EXPECT_THAT(std::string(second.status().message()),
               ::testing::HasSubstr("cannot listen for health checks on"));
   EXPECT_TRUE(Health(Channel("client.pem", "client.key")).ok());  // the first one still serves
+}
+
+// A peer that accepts the connection but is slow to shake hands (a loaded
+// machine) keeps the attempt: the channel stays CONNECTING instead of failing
+// it after 100 ms, which would fail every call made meanwhile. A listening
+// socket that never accepts stands in for the slow peer: the kernel completes
+// the TCP connection and the TLS handshake then waits.
+TEST_F(ServerTest, ChannelsGiveASlowPeerTimeToShakeHands) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  TlsFiles t{dir_.Sub("client.pem"), dir_.Sub("client.key"), dir_.Sub("ca.pem")};
+  auto ch = MakeChannel("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), t,
+                        {.server_name_override = "localhost"});
+  ASSERT_THAT(ch, IsOk());
+  EXPECT_EQ((*ch)->GetState(/*try_to_connect=*/true), GRPC_CHANNEL_IDLE);
+  ASSERT_TRUE((*ch)->WaitForStateChange(GRPC_CHANNEL_IDLE,
+                                        std::chrono::system_clock::now() + std::chrono::seconds(5)));
+  ASSERT_EQ((*ch)->GetState(false), GRPC_CHANNEL_CONNECTING);
+  EXPECT_FALSE((*ch)->WaitForStateChange(
+      GRPC_CHANNEL_CONNECTING, std::chrono::system_clock::now() + std::chrono::milliseconds(1500)))
+      << "the attempt ended in state " << (*ch)->GetState(false);
+  ::close(fd);
 }
 
 TEST_F(ServerTest, RefusesToStartWithoutCertificates) {

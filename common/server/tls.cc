@@ -71,6 +71,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ta
   }
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: despite its name it is the
+  // shortest time an attempt gets to connect and complete the TLS handshake,
+  // and at 100 ms a loaded machine fails attempts that would have succeeded.
   return grpc::CreateCustomChannel(target, *creds, args);
 }
 

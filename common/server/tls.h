@@ -42,6 +42,11 @@ struct ChannelOptions {
   int max_message_bytes = 64 << 20;
 };
 
+// A channel from one service to another. A peer that goes away is tried
+// again after 100 ms, then at growing intervals of at most 5 s (gRPC's
+// default grows to 120 s, so after a long outage a channel could go on
+// failing calls for minutes after its peer was back). Each attempt keeps
+// gRPC's 20 s minimum to connect and shake hands.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const std::string& target, const TlsFiles& files, const ChannelOptions& options = {});
 
