@@ -60,6 +60,7 @@
 #include "common/auth/authenticator.h"
 #include "common/auth/identity_assertion.h"
 #include "common/crypto/ed25519.h"
+#include "common/server/client.h"
 #include "common/server/server.h"
 #include "common/server/tls.h"
 #include "datalab/audit/v1/audit.grpc.pb.h"
@@ -196,7 +197,7 @@ grpc::Status OneRead(catalogue::v1::CatalogueService::Stub& stub, CallAuth& auth
 // One catalogue read in flight on a completion queue; Start again for the
 // next once its tag (the object itself) comes back.
 struct AsyncRead {
-  using Client = catalogue::v1::CatalogueService::Stub;  // gRPC's generated client
+  using Client = server::ClientOf<catalogue::v1::CatalogueService>;
   Client* client = nullptr;
   std::unique_ptr<grpc::ClientContext> ctx;
   catalogue::v1::ListDatasetsResponse list_resp;
@@ -231,7 +232,7 @@ int RunCalls() {
   CallAuth auth;
   const int nchan = std::max(1, absl::GetFlag(FLAGS_channels));
   std::vector<std::unique_ptr<AsyncRead::Client>> clients;
-  for (int i = 0; i < nchan; ++i) clients.push_back(catalogue::v1::CatalogueService::NewStub(Channel(i)));
+  for (int i = 0; i < nchan; ++i) clients.push_back(server::NewClient<catalogue::v1::CatalogueService>(Channel(i)));
 
   // Sanity: one call must succeed, or nothing else is worth timing.
   grpc::Status first = OneRead(*clients[0], auth, list);

@@ -66,15 +66,15 @@ absl::StatusOr<std::unique_ptr<GrpcAuditClient>> GrpcAuditClient::Create(
   });
   if (!s.ok()) return s;
   return std::unique_ptr<GrpcAuditClient>(new GrpcAuditClient(
-      options, audit::v1::AuditService::NewStub(channel), std::move(*kv), next_seq, pending));
+      options, server::NewClient<audit::v1::AuditService>(channel), std::move(*kv), next_seq, pending));
 }
 
 GrpcAuditClient::GrpcAuditClient(const GrpcAuditClientOptions& options,
-                                 std::unique_ptr<audit::v1::AuditService::StubInterface> stub,
+                                 std::unique_ptr<server::ClientInterfaceOf<audit::v1::AuditService>> client,
                                  std::unique_ptr<storage::KvStore> outbox, uint64_t next_seq,
                                  uint64_t pending)
     : options_(options),
-      stub_(std::move(stub)),
+      client_(std::move(client)),
       outbox_(std::move(outbox)),
       next_seq_(next_seq),
       pending_(pending) {
@@ -106,7 +106,7 @@ absl::Status GrpcAuditClient::AppendSync(const common::v1::AuditEvent& event,
     ctx.set_deadline(absl::ToChronoTime(deadline));
     ctx.set_wait_for_ready(wait_for_ready);
     audit::v1::AppendEventsResponse resp;
-    return stub_->AppendEvents(&ctx, req, &resp);
+    return client_->AppendEvents(&ctx, req, &resp);
   };
   grpc::Status s = call(/*wait_for_ready=*/false);
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
@@ -162,7 +162,7 @@ absl::Status GrpcAuditClient::Deliver(
   audit::v1::AppendEventsResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(options_.delivery_deadline));
-  return FromGrpcStatus(stub_->AppendEvents(&ctx, req, &resp));
+  return FromGrpcStatus(client_->AppendEvents(&ctx, req, &resp));
 }
 
 void GrpcAuditClient::Complete(const std::vector<std::string>& keys, bool dead) {

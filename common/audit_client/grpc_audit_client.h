@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/audit_client/audit_client.h"
+#include "common/server/client.h"
 #include "common/server/tls.h"
 #include "common/storage/kv_store.h"
 #include "datalab/audit/v1/audit.grpc.pb.h"
@@ -85,7 +86,7 @@ class GrpcAuditClient : public AuditClient {
 
  private:
   GrpcAuditClient(const GrpcAuditClientOptions& options,
-                  std::unique_ptr<audit::v1::AuditService::StubInterface> stub,
+                  std::unique_ptr<server::ClientInterfaceOf<audit::v1::AuditService>> client,
                   std::unique_ptr<storage::KvStore> outbox, uint64_t next_seq, uint64_t pending);
   void DeliveryLoop();
   // Sends one batch; returns the status of the call.
@@ -93,7 +94,7 @@ class GrpcAuditClient : public AuditClient {
   void Complete(const std::vector<std::string>& keys, bool dead);
 
   const GrpcAuditClientOptions options_;
-  std::unique_ptr<audit::v1::AuditService::StubInterface> stub_;
+  std::unique_ptr<server::ClientInterfaceOf<audit::v1::AuditService>> client_;
   std::unique_ptr<storage::KvStore> outbox_;
 
   mutable absl::Mutex mu_;

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "common/server/client.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/test_pki.h"
@@ -137,7 +138,7 @@ class ServerTest : public ::testing::Test {
 
   // A health client on the TLS port, with the client certificate.
   static auto HealthClient(const std::shared_ptr<grpc::Channel>& ch) {
-    return grpc::health::v1::Health::NewStub(ch);  // gRPC's generated client
+    return NewClient<grpc::health::v1::Health>(ch);
   }
   auto HealthClient() { return HealthClient(Channel("client.pem", "client.key")); }
   // A health request naming `service` (empty: the whole server).

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/server/client.h"
 
 namespace datalab::cli {
 
@@ -116,7 +117,7 @@ template <typename Service>
 class GatewaySession {
  public:
   // gRPC's generated client class for the service.
-  using Client = typename Service::Stub;
+  using Client = server::ClientOf<Service>;
 
   GatewaySession(const Args& a, std::ostream& o, std::ostream& e) : args(a), out(o), err(e) {}
 
@@ -128,7 +129,7 @@ class GatewaySession {
     auto channel = env->GatewayChannel();
     if (!channel.ok()) return channel.status();
     env_ = *std::move(env);
-    client_ = Service::NewStub(*channel);
+    client_ = server::NewClient<Service>(*channel);
     return absl::OkStatus();
   }
   // After a successful Connect(): for calls Call() does not cover.
