@@ -31,11 +31,10 @@ namespace datalab::audit_client {
 class AuditClient {
  public:
   virtual ~AuditClient() = default;
-  // Gives up at `not_after` or at the client's own limit, whichever is sooner.
+  // Gives up at `not_after` or at the client's own limit, whichever is
+  // sooner. Callers say which they mean: their caller's deadline, or
+  // absl::InfiniteFuture() for a record that must be made whoever waits.
   virtual absl::Status AppendSync(const common::v1::AuditEvent& event, absl::Time not_after) = 0;
-  absl::Status AppendSync(const common::v1::AuditEvent& event) {
-    return AppendSync(event, absl::InfiniteFuture());
-  }
   virtual absl::Status Append(const common::v1::AuditEvent& event) = 0;
 };
 
@@ -55,7 +54,6 @@ std::string EventIdAt(int64_t unix_ms, const std::array<uint8_t, 10>& random);
 // In-memory client for unit tests: records events; can be told to fail.
 class FakeAuditClient : public AuditClient {
  public:
-  using AuditClient::AppendSync;
   absl::Status AppendSync(const common::v1::AuditEvent& event, absl::Time not_after) override;
   absl::Status Append(const common::v1::AuditEvent& event) override;
 

@@ -65,16 +65,17 @@ absl::StatusOr<std::unique_ptr<GrpcAuditClient>> GrpcAuditClient::Create(
     return true;
   });
   if (!s.ok()) return s;
-  return std::unique_ptr<GrpcAuditClient>(new GrpcAuditClient(
-      options, server::NewClient<audit::v1::AuditService>(channel), std::move(*kv), next_seq, pending));
+  return std::unique_ptr<GrpcAuditClient>(
+      new GrpcAuditClient(options, std::move(channel), std::move(*kv), next_seq, pending));
 }
 
 GrpcAuditClient::GrpcAuditClient(const GrpcAuditClientOptions& options,
-                                 std::unique_ptr<server::ClientInterfaceOf<audit::v1::AuditService>> client,
+                                 std::shared_ptr<grpc::Channel> channel,
                                  std::unique_ptr<storage::KvStore> outbox, uint64_t next_seq,
                                  uint64_t pending)
     : options_(options),
-      client_(std::move(client)),
+      channel_(std::move(channel)),
+      client_(server::NewClient<audit::v1::AuditService>(channel_)),
       outbox_(std::move(outbox)),
       next_seq_(next_seq),
       pending_(pending) {
@@ -109,9 +110,11 @@ absl::Status GrpcAuditClient::AppendSync(const common::v1::AuditEvent& event,
     return client_->AppendEvents(&ctx, req, &resp);
   };
   grpc::Status s = call(/*wait_for_ready=*/false);
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      channel_->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
     // The channel's last attempt to connect failed, or its connection broke:
-    // audit may be restarting. Say why here, the one place the cause is known
+    // audit may be restarting. (On a ready channel the refusal is audit's
+    // own, e.g. shutting down, and asking again would not help.) Say why here, the one place the cause is known
     // (gRPC's message names the address and the connect or TLS error, never
     // the event), then wait for audit until the deadline. The event keeps its
     // id, so if the first call did arrive, audit keeps one copy.

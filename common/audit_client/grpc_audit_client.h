@@ -71,7 +71,6 @@ class GrpcAuditClient : public AuditClient {
       const GrpcAuditClientOptions& options);
   ~GrpcAuditClient() override;
 
-  using AuditClient::AppendSync;
   absl::Status AppendSync(const common::v1::AuditEvent& event, absl::Time not_after) override;
   absl::Status Append(const common::v1::AuditEvent& event) override;
 
@@ -85,8 +84,7 @@ class GrpcAuditClient : public AuditClient {
   uint64_t dead_letters() const { return dead_letters_.load(); }
 
  private:
-  GrpcAuditClient(const GrpcAuditClientOptions& options,
-                  std::unique_ptr<server::ClientInterfaceOf<audit::v1::AuditService>> client,
+  GrpcAuditClient(const GrpcAuditClientOptions& options, std::shared_ptr<grpc::Channel> channel,
                   std::unique_ptr<storage::KvStore> outbox, uint64_t next_seq, uint64_t pending);
   void DeliveryLoop();
   // Sends one batch; returns the status of the call.
@@ -94,7 +92,8 @@ class GrpcAuditClient : public AuditClient {
   void Complete(const std::vector<std::string>& keys, bool dead);
 
   const GrpcAuditClientOptions options_;
-  std::unique_ptr<server::ClientInterfaceOf<audit::v1::AuditService>> client_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<server::ClientOf<audit::v1::AuditService>> client_;
   std::unique_ptr<storage::KvStore> outbox_;
 
   mutable absl::Mutex mu_;

@@ -4,6 +4,7 @@
 // letters.
 #include "common/audit_client/grpc_audit_client.h"
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -125,15 +126,16 @@ class GrpcAuditClientTest : public ::testing::Test {
 TEST_F(GrpcAuditClientTest, AppendSyncStoresAndFailsWithinItsDeadlineWhenAuditIsDown) {
   StartAudit();
   auto client = NewClient();
-  ASSERT_THAT(client->AppendSync(Event("s1")), IsOk());
+  ASSERT_THAT(client->AppendSync(Event("s1"), absl::InfiniteFuture()), IsOk());
   cv1::AuditEvent no_id = Event("");
-  ASSERT_THAT(client->AppendSync(no_id), IsOk());  // an id is assigned
+  ASSERT_THAT(client->AppendSync(no_id, absl::InfiniteFuture()), IsOk());  // an id is assigned
   EXPECT_EQ(log_->Committed().size, 2u);
-  EXPECT_THAT(client->AppendSync(Event("bad", "pupil A123456789012")),
+  EXPECT_THAT(client->AppendSync(Event("bad", "pupil A123456789012"), absl::InfiniteFuture()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   StopAudit();
   auto start = absl::Now();
-  EXPECT_THAT(client->AppendSync(Event("s2")), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(client->AppendSync(Event("s2"), absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // bounded by the deadline, not stuck
   EXPECT_EQ(log_->Committed().size, 2u);
 }
@@ -143,13 +145,13 @@ TEST_F(GrpcAuditClientTest, AppendSyncStoresAndFailsWithinItsDeadlineWhenAuditIs
 TEST_F(GrpcAuditClientTest, AppendSyncWaitsForAnAuditThatIsComingBack) {
   StartAudit();
   auto client = NewClient(absl::Seconds(20));  // returns as soon as audit is back
-  ASSERT_THAT(client->AppendSync(Event("w1")), IsOk());
+  ASSERT_THAT(client->AppendSync(Event("w1"), absl::InfiniteFuture()), IsOk());
   StopAudit();  // the port is kept: StartAudit listens on it again
   std::thread restart([this] {
     absl::SleepFor(absl::Milliseconds(500));
     StartAudit();
   });
-  absl::Status s = client->AppendSync(Event("w2"));
+  absl::Status s = client->AppendSync(Event("w2"), absl::InfiniteFuture());
   restart.join();
   EXPECT_THAT(s, IsOk());
   std::set<std::string> ids = StoredIds();
@@ -166,10 +168,50 @@ TEST_F(GrpcAuditClientTest, AppendSyncGivesUpAtTheCallersDeadline) {
   EXPECT_THAT(client->AppendSync(Event("late"), start + absl::Milliseconds(300)),
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
-  // A deadline already past is not even tried.
-  EXPECT_THAT(client->AppendSync(Event("later"), start),
+  // With audit serving, a deadline already past still refuses: the event is
+  // not recorded for a caller that has gone.
+  StartAudit();
+  EXPECT_THAT(client->AppendSync(Event("later"), absl::Now() - absl::Milliseconds(1)),
               StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_FALSE(StoredIds().count("late"));
+  ASSERT_THAT(client->AppendSync(Event("in time"), absl::Now() + absl::Seconds(20)), IsOk());
+  std::set<std::string> ids = StoredIds();
+  EXPECT_FALSE(ids.count("late"));
+  EXPECT_FALSE(ids.count("later"));
+  EXPECT_TRUE(ids.count("in time"));
+}
+
+// An audit service that refuses with UNAVAILABLE itself (shutting down, a
+// store it cannot write): the channel is ready, so the client does not wait
+// and ask again.
+class RefusingAudit : public audit::v1::AuditService::Service {
+ public:
+  grpc::Status AppendEvents(grpc::ServerContext*, const audit::v1::AppendEventsRequest*,
+                            audit::v1::AppendEventsResponse*) override {
+    ++calls;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "audit log is shutting down");
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST_F(GrpcAuditClientTest, AnAuditThatRefusesIsNotAskedTwice) {
+  RefusingAudit refusing;
+  grpc::ServerBuilder b;
+  int port = 0;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  b.RegisterService(&refusing);
+  std::unique_ptr<grpc::Server> srv = b.BuildAndStart();
+  ASSERT_NE(srv, nullptr);
+  GrpcAuditClientOptions o;
+  o.channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                  grpc::InsecureChannelCredentials());
+  o.outbox_dir = dir_.Sub("refused-outbox");
+  auto client = GrpcAuditClient::Create(o);
+  ASSERT_THAT(client, IsOk());
+  EXPECT_THAT((*client)->AppendSync(Event("r1"), absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::HasSubstr("shutting down")));
+  EXPECT_EQ(refusing.calls.load(), 1);
+  (*client)->Close();
+  srv->Shutdown();
 }
 
 TEST_F(GrpcAuditClientTest, OutboxDeliversAfterAuditComesBack) {

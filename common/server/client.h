@@ -1,7 +1,6 @@
-// gRPC's generated client of a service, its abstract interface (which tests
-// can replace) and its factory, under names that say what they are: gRPC's
-// own names for the three appear here once, and new code names them through
-// this header.
+// gRPC's generated client of a service and its factory, under names that
+// say what they are: gRPC's own names for the two appear here once, and new
+// code names them through this header.
 #ifndef DATALAB_COMMON_SERVER_CLIENT_H_
 #define DATALAB_COMMON_SERVER_CLIENT_H_
 
@@ -13,9 +12,6 @@ namespace datalab::server {
 
 template <typename Service>
 using ClientOf = typename Service::Stub;
-
-template <typename Service>
-using ClientInterfaceOf = typename Service::StubInterface;
 
 template <typename Service>
 std::unique_ptr<ClientOf<Service>> NewClient(const std::shared_ptr<grpc::ChannelInterface>& channel) {

@@ -386,6 +386,7 @@ TEST_F(PruneTest, DamagedPostingRecordsAreDataLoss) {
       good->substr(0, 12),     // not whole indexes
       std::string(),           // no index at all
       EncodePosting({5, 4}),   // not ascending
+      EncodePosting({5, 5}),   // an index twice
       EncodePosting({5, 300}), // past the key's bound (299)
   };
   for (const std::string& bad : damaged) {

@@ -812,7 +812,6 @@ TEST_F(CatalogueTest, EveryDecisionIsAudited) {
 // FakeAuditClient's Append never fails, as the real outbox rarely does.
 class RefusingAuditClient : public audit_client::AuditClient {
  public:
-  using audit_client::AuditClient::AppendSync;
   absl::Status AppendSync(const c::AuditEvent&, absl::Time) override {
     return absl::UnavailableError("down");
   }

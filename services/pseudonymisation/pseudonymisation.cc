@@ -679,7 +679,7 @@ absl::StatusOr<v1::ReidentificationRequest> Pseudonymisation::ApproveReidentific
 }
 
 absl::StatusOr<v1::CollectReidentificationResponse> Pseudonymisation::CollectReidentification(
-    const Principal& who, const v1::CollectReidentificationRequest& req) {
+    const Principal& who, const v1::CollectReidentificationRequest& req, absl::Time not_after) {
   constexpr char kAction[] = "pseudonymisation.reid.collect";
   absl::MutexLock l(&reid_mu_);
   absl::StatusOr<v1::ReidentificationRequest> r = LoadRequestLocked(req.name());
@@ -720,7 +720,7 @@ absl::StatusOr<v1::CollectReidentificationResponse> Pseudonymisation::CollectRei
   e.add_resources(r->domain());
   e.set_decision(ALLOW);
   e.set_reason(absl::StrCat("collected; approved by ", r->approver()));
-  if (absl::Status a = options_.audit->AppendSync(e); !a.ok()) {
+  if (absl::Status a = options_.audit->AppendSync(e, not_after); !a.ok()) {
     return absl::UnavailableError(
         "the audit log cannot record the collection right now; nothing was returned, try again");
   }

@@ -127,8 +127,12 @@ class Pseudonymisation {
       const Principal& who, const v1::CreateReidentificationRequestRequest& req);
   absl::StatusOr<v1::ReidentificationRequest> ApproveReidentificationRequest(
       const Principal& who, const v1::ApproveReidentificationRequestRequest& req);
+  // `not_after`: the caller's deadline. The collection is audited (and the
+  // request marked collected) only before it, so an identifier is never
+  // recorded as collected by a caller that has gone.
   absl::StatusOr<v1::CollectReidentificationResponse> CollectReidentification(
-      const Principal& who, const v1::CollectReidentificationRequest& req);
+      const Principal& who, const v1::CollectReidentificationRequest& req,
+      absl::Time not_after = absl::InfiniteFuture());
   absl::StatusOr<v1::ListReidentificationRequestsResponse> ListReidentificationRequests(
       const v1::ListReidentificationRequestsRequest& req) const;
 

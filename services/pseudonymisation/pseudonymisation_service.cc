@@ -138,7 +138,11 @@ grpc::Status PseudonymisationService::CollectReidentification(
     grpc::ServerContext* ctx, const v1::CollectReidentificationRequest* req,
     v1::CollectReidentificationResponse* resp) {
   DATALAB_CALLER_OR_RETURN(who, *ctx);
-  return Reply(domain_->CollectReidentification(*who, *req), resp);
+  const auto deadline = ctx->deadline();
+  const absl::Time not_after = deadline == std::chrono::system_clock::time_point::max()
+                                   ? absl::InfiniteFuture()
+                                   : absl::FromChrono(deadline);
+  return Reply(domain_->CollectReidentification(*who, *req, not_after), resp);
 }
 
 grpc::Status PseudonymisationService::ListReidentificationRequests(

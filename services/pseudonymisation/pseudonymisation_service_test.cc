@@ -258,8 +258,13 @@ TEST_F(ServiceTest, ReidentificationAcrossPeople) {
   v1::CollectReidentificationResponse out;
   EXPECT_EQ(Stub("gateway")->CollectReidentification(Ctx("dpo:dan").get(), col, &out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+  const absl::Time asked = absl::Now();
   ASSERT_TRUE(Stub("gateway")->CollectReidentification(Ctx("dpo:dora").get(), col, &out).ok());
   EXPECT_EQ(out.identifier(), kUpn);
+  // The collection's audit record was bounded by the caller's 10 s deadline.
+  ASSERT_FALSE(audit_.sync_deadlines().empty());
+  EXPECT_GT(audit_.sync_deadlines().back(), asked);
+  EXPECT_LE(audit_.sync_deadlines().back(), absl::Now() + absl::Seconds(10));
   EXPECT_EQ(Stub("gateway")->CollectReidentification(Ctx("dpo:dora").get(), col, &out).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   v1::ListReidentificationRequestsResponse list;

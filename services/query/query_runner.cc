@@ -742,7 +742,9 @@ absl::StatusOr<v1::SubjectRecordsResponse> QueryRunner::EraseSubjectRecords(
   (*e.mutable_details())["reference"] = request.reference();
   (*e.mutable_details())["records"] = absl::StrCat(total);
   (*e.mutable_details())["datasets"] = absl::StrCat(resp.datasets_size());
-  RETURN_IF_ERROR(options_.audit->AppendSync(e));
+  // Not bounded by the caller's deadline: the erasure is done, and its record
+  // must be made even if the DPO's call has gone.
+  RETURN_IF_ERROR(options_.audit->AppendSync(e, absl::InfiniteFuture()));
   return resp;
 }
 
